@@ -1,0 +1,93 @@
+/**
+ * Typed configuration of every Herald Lambda. The CDK code imports the env var names from here, so the stack
+ * and the functions cannot drift; each function parses its own slice once, at cold start, and fails loudly by
+ * name when something is missing or wrong.
+ */
+import { z } from 'zod';
+
+export const ENV = {
+  CONNECTIONS_TABLE: 'CONNECTIONS_TABLE',
+  CONNECTIONS_BY_USER_INDEX: 'CONNECTIONS_BY_USER_INDEX',
+  CONVERSATIONS_TABLE: 'CONVERSATIONS_TABLE',
+  MESSAGES_TABLE: 'MESSAGES_TABLE',
+  MESSAGE_QUEUE_URL: 'MESSAGE_QUEUE_URL',
+  CALLBACK_URL: 'CALLBACK_URL',
+  DELIVERY_CONCURRENCY: 'DELIVERY_CONCURRENCY',
+  AUTH_MODE: 'AUTH_MODE',
+  AUTH_JWKS_URL: 'AUTH_JWKS_URL',
+  AUTH_ISSUER: 'AUTH_ISSUER',
+  AUTH_AUDIENCE: 'AUTH_AUDIENCE',
+  AUTH_DEV_SECRET: 'AUTH_DEV_SECRET',
+  AUTH_DEV_SECRET_ARN: 'AUTH_DEV_SECRET_ARN',
+} as const;
+export type EnvName = keyof typeof ENV;
+
+/** Names of the GSIs, shared by the table construct and the adapters. */
+export const INDEX = {
+  connectionsByUser: 'byUser',
+  conversationsByMember: 'byMember',
+} as const;
+
+const name = z.string().min(1);
+
+const connectionsConfig = z.object({
+  CONNECTIONS_TABLE: name,
+  CONNECTIONS_BY_USER_INDEX: name.default(INDEX.connectionsByUser),
+});
+
+const auth = z.discriminatedUnion('AUTH_MODE', [
+  z.object({
+    AUTH_MODE: z.literal('jwks'),
+    AUTH_JWKS_URL: z.url({ protocol: /^https?$/ }),
+    AUTH_ISSUER: name,
+    AUTH_AUDIENCE: name,
+  }),
+  z
+    .object({
+      AUTH_MODE: z.literal('dev'),
+      AUTH_ISSUER: name,
+      AUTH_AUDIENCE: name,
+      /** The HS256 secret itself: local runs and tests only. */
+      AUTH_DEV_SECRET: z.string().min(32, 'AUTH_DEV_SECRET must be at least 32 characters').optional(),
+      /** Where a deployed dev-mode stack keeps its secret (Secrets Manager). */
+      AUTH_DEV_SECRET_ARN: z.string().startsWith('arn:').optional(),
+    })
+    .refine((c) => (c.AUTH_DEV_SECRET === undefined) !== (c.AUTH_DEV_SECRET_ARN === undefined), {
+      message: 'dev auth needs exactly one of AUTH_DEV_SECRET or AUTH_DEV_SECRET_ARN',
+    }),
+]);
+
+export const authorizerConfig = auth;
+export type AuthorizerConfig = z.infer<typeof authorizerConfig>;
+
+export const connectConfig = connectionsConfig;
+export type ConnectConfig = z.infer<typeof connectConfig>;
+
+export const sendConfig = z.object({
+  CONVERSATIONS_TABLE: name,
+  MESSAGE_QUEUE_URL: z.url(),
+});
+export type SendConfig = z.infer<typeof sendConfig>;
+
+export const deliverConfig = connectionsConfig.extend({
+  CONVERSATIONS_TABLE: name,
+  MESSAGES_TABLE: name,
+  CALLBACK_URL: z.url(),
+  DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
+});
+export type DeliverConfig = z.infer<typeof deliverConfig>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Parses the env vars a function needs; the error names every bad variable and never echoes values. */
+export function loadConfig<S extends z.ZodType>(
+  schema: S,
+  env: Readonly<Record<string, string | undefined>>,
+): z.infer<S> {
+  const parsed = schema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`);
+  throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+}
