@@ -11,6 +11,7 @@ export const ENV = {
   CONVERSATIONS_TABLE: 'CONVERSATIONS_TABLE',
   MESSAGES_TABLE: 'MESSAGES_TABLE',
   MESSAGE_QUEUE_URL: 'MESSAGE_QUEUE_URL',
+  DEAD_LETTER_QUEUE_URL: 'DEAD_LETTER_QUEUE_URL',
   CALLBACK_URL: 'CALLBACK_URL',
   DELIVERY_CONCURRENCY: 'DELIVERY_CONCURRENCY',
   AUTH_MODE: 'AUTH_MODE',
@@ -73,6 +74,8 @@ export const deliverConfig = connectionsConfig.extend({
   CONVERSATIONS_TABLE: name,
   MESSAGES_TABLE: name,
   CALLBACK_URL: z.url(),
+  /** Records whose body breaks the queue contract go here at once instead of blocking their FIFO group. */
+  DEAD_LETTER_QUEUE_URL: z.url(),
   DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
 });
 export type DeliverConfig = z.infer<typeof deliverConfig>;

@@ -1,0 +1,81 @@
+import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { DeadLetterRecord } from '../adapters/sqs-dead-letter';
+import { type DeliverMessageDeps, deliverMessage } from '../core/deliver-message';
+import { QueuedMessage } from '../core/queued-message';
+import { deliverDeps, logger, metrics } from '../wiring';
+
+export type DeliverHandlerDeps = DeliverMessageDeps & {
+  readonly deadLetter: { forward(record: DeadLetterRecord): Promise<void> };
+};
+
+/**
+ * Consumes the FIFO queue. Records are processed in order; a failed record reports itself and the rest of its
+ * message group in the batch as failures (other conversations go on), so the queue retries them in order and
+ * sends a record that keeps failing to the DLQ after maxReceiveCount. A record whose body breaks the queue
+ * contract can never succeed: it is forwarded to the DLQ at once.
+ */
+async function handleRecord(deps: DeliverHandlerDeps, record: SQSRecord): Promise<void> {
+  const queued = parseBody(record.body);
+  if (!queued.success) {
+    logger.error('poison record forwarded to the DLQ', {
+      sqsMessageId: record.messageId,
+      reason: queued.reason,
+    });
+    await deps.deadLetter.forward({
+      messageId: record.messageId,
+      body: record.body,
+      messageGroupId: record.attributes.MessageGroupId,
+      reason: queued.reason,
+    });
+    metrics.addMetric('PoisonMessages', MetricUnit.Count, 1);
+    return;
+  }
+  const { conversationId, clientMessageId } = queued.data;
+  const report = await deliverMessage(deps, queued.data);
+  logger.info('message delivered', {
+    conversationId,
+    clientMessageId,
+    sqsMessageId: record.messageId,
+    ...report,
+  });
+  metrics.addMetric('MessagesStored', MetricUnit.Count, report.duplicate ? 0 : 1);
+  metrics.addMetric('Pushes', MetricUnit.Count, report.delivered);
+  metrics.addMetric('GoneConnections', MetricUnit.Count, report.gone);
+}
+
+function parseBody(
+  body: string,
+): { success: true; data: QueuedMessage } | { success: false; reason: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return { success: false, reason: 'body is not JSON' };
+  }
+  const parsed = QueuedMessage.safeParse(json);
+  if (parsed.success) return parsed;
+  return {
+    success: false,
+    reason: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+  };
+}
+
+export const createDeliverHandler = (deps: () => DeliverHandlerDeps) => {
+  // It holds the batch's state during one invocation; invocations of one environment never overlap.
+  const processor = new SqsFifoPartialProcessorAsync();
+  const recordHandler = (record: SQSRecord) => handleRecord(deps(), record);
+  return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    try {
+      return await processPartialResponse(event, recordHandler, processor, {
+        context,
+        skipGroupOnError: true,
+      });
+    } finally {
+      metrics.publishStoredMetrics();
+    }
+  };
+};
+
+export const handler = createDeliverHandler(deliverDeps);
