@@ -10,7 +10,8 @@ import { createHeraldTables, documentClient, type HeraldTableNames, runId } from
 
 let tables: HeraldTableNames;
 const db = documentClient();
-const clock = new FixedClock(1_770_000_000_000);
+// Times are now-relative: the Connections table has TTL on, and DynamoDB Local deletes expired rows at once.
+const clock = new FixedClock(Date.now());
 
 beforeAll(async () => {
   tables = await createHeraldTables();
@@ -23,9 +24,10 @@ describe('DynamoConnectionStore (DynamoDB Local)', () => {
   it('stores connections with a TTL in seconds and lists a user’s connections through the index', async () => {
     const store = new DynamoConnectionStore(db, tables.connections, INDEX.connectionsByUser);
     const user = `alice-${runId()}`;
-    await registerConnection(store, { connectionId: 'A1=', userId: user, connectedAt: 1_770_000_000_500 });
-    await registerConnection(store, { connectionId: 'A2=', userId: user, connectedAt: 1_770_000_000_500 });
-    await registerConnection(store, { connectionId: 'B1=', userId: `bob-${runId()}`, connectedAt: 1 });
+    const connectedAt = Date.now();
+    await registerConnection(store, { connectionId: 'A1=', userId: user, connectedAt });
+    await registerConnection(store, { connectionId: 'A2=', userId: user, connectedAt });
+    await registerConnection(store, { connectionId: 'B1=', userId: `bob-${runId()}`, connectedAt });
 
     expect((await store.listByUser(user)).sort()).toEqual(['A1=', 'A2=']);
     const { Item } = await db.send(
@@ -34,8 +36,8 @@ describe('DynamoConnectionStore (DynamoDB Local)', () => {
     expect(Item).toEqual({
       connectionId: 'A1=',
       userId: user,
-      connectedAt: 1_770_000_000_500,
-      expiresAt: 1_770_007_800,
+      connectedAt,
+      expiresAt: Math.floor(connectedAt / 1000) + 7800, // seconds: two hours and ten minutes on
     });
 
     await store.remove('A1=');
@@ -51,7 +53,14 @@ describe('DynamoConnectionStore (DynamoDB Local)', () => {
       (_, i) => `conn-${String(i).padStart(3, '0')}-${'x'.repeat(100)}`,
     );
     await Promise.all(
-      ids.map((connectionId) => store.put({ connectionId, userId: user, connectedAt: 1, expiresAt: 2 })),
+      ids.map((connectionId) =>
+        store.put({
+          connectionId,
+          userId: user,
+          connectedAt: Date.now(),
+          expiresAt: Math.floor(Date.now() / 1000) + 600,
+        }),
+      ),
     );
     expect((await store.listByUser(user)).sort()).toEqual(ids);
   });

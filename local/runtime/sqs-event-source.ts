@@ -1,0 +1,141 @@
+/**
+ * An SQS event source mapping, as Lambda runs it: long-polls a queue, hands batches to a function as an
+ * `SQSEvent` shaped like AWS's, deletes what succeeded and leaves the rest to reappear after the visibility
+ * timeout (so the queue's redrive policy moves a record that keeps failing to its DLQ). With
+ * `reportBatchItemFailures`, only the records the function names return to the queue; a response naming an
+ * unknown record, or a thrown error, fails the whole batch, as on AWS.
+ */
+import {
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+
+export interface SqsEventSourceOptions {
+  readonly sqs: SQSClient;
+  readonly queueUrl: string;
+  readonly queueArn: string;
+  readonly region: string;
+  /** @default 10 */
+  readonly batchSize?: number;
+  /** Long-poll wait; Lambda uses 20 s. @default 20 */
+  readonly waitTimeSeconds?: number;
+  /** Pollers running in parallel (Lambda scales these with the backlog). @default 1 */
+  readonly pollers?: number;
+  readonly reportBatchItemFailures: boolean;
+  readonly invoke: (event: SQSEvent) => Promise<SQSBatchResponse | undefined | null | void>;
+  /** Told of failed invocations and polling errors; the mapping keeps running. */
+  readonly onError?: (error: unknown) => void;
+}
+
+export interface SqsEventSource {
+  stop(): Promise<void>;
+}
+
+export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSource {
+  const abort = new AbortController();
+  const loops = Array.from({ length: options.pollers ?? 1 }, () => pollLoop(options, abort.signal));
+  return {
+    async stop() {
+      abort.abort();
+      await Promise.allSettled(loops);
+    },
+  };
+}
+
+async function pollLoop(options: SqsEventSourceOptions, signal: AbortSignal): Promise<void> {
+  while (!signal.aborted) {
+    let messages: Message[];
+    try {
+      const response = await options.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: options.queueUrl,
+          MaxNumberOfMessages: options.batchSize ?? 10,
+          WaitTimeSeconds: options.waitTimeSeconds ?? 20,
+          MessageSystemAttributeNames: ['All'],
+          MessageAttributeNames: ['All'],
+        }),
+        { abortSignal: signal },
+      );
+      messages = response.Messages ?? [];
+    } catch (error) {
+      if (signal.aborted) return;
+      options.onError?.(error);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      continue;
+    }
+    if (messages.length === 0) continue;
+    const records = messages.map((m) => toRecord(m, options));
+    const succeeded = await invokeBatch(options, records);
+    const toDelete = messages.filter((m) => m.MessageId !== undefined && succeeded.has(m.MessageId));
+    if (toDelete.length > 0) {
+      await options.sqs
+        .send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: options.queueUrl,
+            Entries: toDelete.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+          }),
+        )
+        .catch((error: unknown) => options.onError?.(error));
+    }
+  }
+}
+
+/** The ids of the records that succeeded. */
+async function invokeBatch(options: SqsEventSourceOptions, records: SQSRecord[]): Promise<Set<string>> {
+  const all = new Set(records.map((r) => r.messageId));
+  let response: SQSBatchResponse | undefined | null | void;
+  try {
+    response = await options.invoke({ Records: records });
+  } catch (error) {
+    options.onError?.(error);
+    return new Set();
+  }
+  if (!options.reportBatchItemFailures || !response?.batchItemFailures?.length) return all;
+  const failed = new Set<string>();
+  for (const failure of response.batchItemFailures) {
+    // AWS treats an empty or unknown identifier as a failure of the whole batch.
+    if (!failure.itemIdentifier || !all.has(failure.itemIdentifier)) return new Set();
+    failed.add(failure.itemIdentifier);
+  }
+  return new Set([...all].filter((id) => !failed.has(id)));
+}
+
+function toRecord(message: Message, options: SqsEventSourceOptions): SQSRecord {
+  const attributes = message.Attributes ?? {};
+  const messageAttributes: SQSRecord['messageAttributes'] = {};
+  for (const [name, value] of Object.entries(message.MessageAttributes ?? {})) {
+    messageAttributes[name] = {
+      dataType: value.DataType ?? 'String',
+      ...(value.StringValue === undefined ? {} : { stringValue: value.StringValue }),
+      ...(value.BinaryValue === undefined
+        ? {}
+        : { binaryValue: Buffer.from(value.BinaryValue).toString('base64') }),
+      stringListValues: [],
+      binaryListValues: [],
+    };
+  }
+  return {
+    messageId: message.MessageId ?? '',
+    receiptHandle: message.ReceiptHandle ?? '',
+    body: message.Body ?? '',
+    attributes: {
+      ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? '1',
+      SentTimestamp: attributes.SentTimestamp ?? String(Date.now()),
+      SenderId: attributes.SenderId ?? 'AIDAIENQZJOLO23YVJ4VO',
+      ApproximateFirstReceiveTimestamp: attributes.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+      ...(attributes.SequenceNumber ? { SequenceNumber: attributes.SequenceNumber } : {}),
+      ...(attributes.MessageGroupId ? { MessageGroupId: attributes.MessageGroupId } : {}),
+      ...(attributes.MessageDeduplicationId
+        ? { MessageDeduplicationId: attributes.MessageDeduplicationId }
+        : {}),
+    },
+    messageAttributes,
+    md5OfBody: message.MD5OfBody ?? '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: options.queueArn,
+    awsRegion: options.region,
+  };
+}
