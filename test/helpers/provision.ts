@@ -82,6 +82,7 @@ export async function createHeraldTables(prefix = `herald-test-${runId()}`): Pro
 
 export interface FifoQueuePair {
   readonly queueUrl: string;
+  readonly queueArn: string;
   readonly dlqUrl: string;
   drop(): Promise<void>;
 }
@@ -109,8 +110,12 @@ export async function createFifoQueuePair(
     }),
   );
   const queueUrl = queue.QueueUrl ?? '';
+  const arn = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
+  );
   return {
     queueUrl,
+    queueArn: arn.Attributes?.QueueArn ?? '',
     dlqUrl,
     async drop() {
       await Promise.allSettled([
