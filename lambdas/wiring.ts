@@ -35,13 +35,13 @@ function once<T>(build: () => T): () => T {
   };
 }
 
-const documentClient = once(() =>
+const documentClient = /* @__PURE__ */ once(() =>
   DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
 );
 // Queue URLs from emulators point at hosts that do not resolve; on AWS the regional endpoint is the same.
-const sqsClient = once(() => new SQSClient({ useQueueUrlAsEndpoint: false }));
+const sqsClient = /* @__PURE__ */ once(() => new SQSClient({ useQueueUrlAsEndpoint: false }));
 
-export const authorizerDeps = once((): { verifier: TokenVerifier } => {
+export const authorizerDeps = /* @__PURE__ */ once((): { verifier: TokenVerifier } => {
   const config = loadConfig(authorizerConfig, process.env);
   if (config.AUTH_MODE === 'jwks') {
     return {
@@ -62,7 +62,7 @@ export const authorizerDeps = once((): { verifier: TokenVerifier } => {
   };
 });
 
-export const connectionDeps = once((): { connections: ConnectionStore } => {
+export const connectionDeps = /* @__PURE__ */ once((): { connections: ConnectionStore } => {
   const config = loadConfig(connectConfig, process.env);
   return {
     connections: new DynamoConnectionStore(
@@ -73,7 +73,7 @@ export const connectionDeps = once((): { connections: ConnectionStore } => {
   };
 });
 
-export const sendDeps = once((): SendMessageDeps => {
+export const sendDeps = /* @__PURE__ */ once((): SendMessageDeps => {
   const config = loadConfig(sendConfig, process.env);
   return {
     directory: new DynamoMembershipDirectory(documentClient(), config.CONVERSATIONS_TABLE),
@@ -82,7 +82,7 @@ export const sendDeps = once((): SendMessageDeps => {
   };
 });
 
-export const deliverDeps = once((): DeliverMessageDeps & { deadLetter: SqsDeadLetter } => {
+export const deliverDeps = /* @__PURE__ */ once((): DeliverMessageDeps & { deadLetter: SqsDeadLetter } => {
   const config = loadConfig(deliverConfig, process.env);
   const db = documentClient();
   return {

@@ -11,7 +11,12 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import { z } from 'zod';
+
+const BatchResponse = z.object({
+  batchItemFailures: z.array(z.object({ itemIdentifier: z.unknown() })).optional(),
+});
 
 export interface SqsEventSourceOptions {
   readonly sqs: SQSClient;
@@ -25,7 +30,8 @@ export interface SqsEventSourceOptions {
   /** Pollers running in parallel (Lambda scales these with the backlog). @default 1 */
   readonly pollers?: number;
   readonly reportBatchItemFailures: boolean;
-  readonly invoke: (event: SQSEvent) => Promise<SQSBatchResponse | undefined | null | void>;
+  /** Resolves to the function's response (parsed as a partial batch response when that is enabled). */
+  readonly invoke: (event: SQSEvent) => Promise<unknown>;
   /** Told of failed invocations and polling errors; the mapping keeps running. */
   readonly onError?: (error: unknown) => void;
 }
@@ -86,19 +92,24 @@ async function pollLoop(options: SqsEventSourceOptions, signal: AbortSignal): Pr
 /** The ids of the records that succeeded. */
 async function invokeBatch(options: SqsEventSourceOptions, records: SQSRecord[]): Promise<Set<string>> {
   const all = new Set(records.map((r) => r.messageId));
-  let response: SQSBatchResponse | undefined | null | void;
+  let response: unknown;
   try {
     response = await options.invoke({ Records: records });
   } catch (error) {
     options.onError?.(error);
     return new Set();
   }
-  if (!options.reportBatchItemFailures || !response?.batchItemFailures?.length) return all;
+  if (!options.reportBatchItemFailures || response === null || response === undefined) return all;
+  const parsed = BatchResponse.safeParse(response);
+  // Lambda treats a response it cannot read as a partial batch response as a failure of the whole batch.
+  if (!parsed.success) return new Set();
+  const failures = parsed.data.batchItemFailures ?? [];
   const failed = new Set<string>();
-  for (const failure of response.batchItemFailures) {
-    // AWS treats an empty or unknown identifier as a failure of the whole batch.
-    if (!failure.itemIdentifier || !all.has(failure.itemIdentifier)) return new Set();
-    failed.add(failure.itemIdentifier);
+  for (const failure of failures) {
+    // An empty or unknown identifier fails the whole batch, as on AWS.
+    const id = failure.itemIdentifier;
+    if (typeof id !== 'string' || !all.has(id)) return new Set();
+    failed.add(id);
   }
   return new Set([...all].filter((id) => !failed.has(id)));
 }

@@ -11,7 +11,12 @@ describe('authorizeConnection', () => {
 
   it.each([undefined, ''])('refuses a missing token (%s) without calling the verifier', async (token) => {
     let called = false;
-    const spy = { verify: async () => ((called = true), { subject: 'x' }) };
+    const spy = {
+      verify: async () => {
+        called = true;
+        return { subject: 'x' };
+      },
+    };
     await expect(authorizeConnection(spy, token)).rejects.toBeInstanceOf(InvalidTokenError);
     expect(called).toBe(false);
   });

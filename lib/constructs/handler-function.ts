@@ -1,0 +1,140 @@
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+
+/** The repository root: `projectRoot` of every bundle, and where package-lock.json pins the bundled SDK. */
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * The Lambda runtime, pinned to the Node major the project runs locally (package.json `engines` and the
+ * `node` devDependency): tests, the local runtime and Lambda execute the same JavaScript engine. Bump them
+ * together; test/infra checks that they agree.
+ */
+export const HERALD_RUNTIME = Runtime.NODEJS_22_X;
+
+/** Absolute path of a handler module under `lambdas/handlers/`, e.g. `handlerEntry('send')`. */
+export function handlerEntry(name: string): string {
+  return path.join(REPO_ROOT, 'lambdas', 'handlers', `${name}.ts`);
+}
+
+export interface HeraldFunctionProps {
+  /** Absolute path of the TypeScript module that exports `handler`. */
+  readonly entry: string;
+
+  /** @default - no description */
+  readonly description?: string;
+
+  /** @default Duration.seconds(10) */
+  readonly timeout?: Duration;
+
+  /** @default 256 */
+  readonly memorySize?: number;
+
+  /** Function-specific environment, on top of the shared Powertools and source-map variables. @default {} */
+  readonly environment?: Readonly<Record<string, string>>;
+
+  /** @default RetentionDays.ONE_MONTH */
+  readonly logRetention?: RetentionDays;
+
+  /**
+   * What happens to the log group when the function is removed. Logs expire after `logRetention` anyway, and
+   * retained log groups pile up with every short-lived stack.
+   * @default RemovalPolicy.DESTROY
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
+
+  /** @default - no reserved concurrency */
+  readonly reservedConcurrentExecutions?: number;
+}
+
+/** Powertools' service name and CloudWatch namespace: the custom metrics' `service` dimension and namespace. */
+export const POWERTOOLS = { serviceName: 'herald', metricsNamespace: 'Herald' } as const;
+
+const SHARED_ENVIRONMENT = {
+  POWERTOOLS_SERVICE_NAME: POWERTOOLS.serviceName,
+  POWERTOOLS_METRICS_NAMESPACE: POWERTOOLS.metricsNamespace,
+  NODE_OPTIONS: '--enable-source-maps',
+} as const;
+
+/**
+ * The one way Herald builds a Lambda function: Node 22 on arm64, bundled locally by esbuild (never Docker)
+ * into minified ESM with source maps, the AWS SDK included so its version is the one package-lock.json pins,
+ * X-Ray tracing, and an explicit log group with a retention.
+ *
+ * The function gets its own role with no AWS managed policy: it may write to its own log group (and X-Ray),
+ * and everything else is granted by the stack. The log group and role are created next to the function (ids
+ * `<id>LogGroup` and `<id>Role`) because a subclass cannot create children before calling `super`.
+ */
+export class HeraldFunction extends NodejsFunction {
+  /** The function's log group, with the configured retention. */
+  public readonly functionLogGroup: LogGroup;
+  /** The execution role; the stack adds every data-plane permission to it. */
+  public readonly serviceRole: iam.Role;
+
+  constructor(scope: Construct, id: string, props: HeraldFunctionProps) {
+    const logGroup = new LogGroup(scope, `${id}LogGroup`, {
+      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY,
+    });
+    const role = new iam.Role(scope, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of the Herald ${id} function`,
+    });
+
+    super(scope, id, {
+      entry: props.entry,
+      handler: 'handler',
+      description: props.description,
+      runtime: HERALD_RUNTIME,
+      architecture: Architecture.ARM_64,
+      timeout: props.timeout ?? Duration.seconds(10),
+      memorySize: props.memorySize ?? 256,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      tracing: Tracing.ACTIVE,
+      logGroup,
+      role,
+      environment: { ...SHARED_ENVIRONMENT, ...props.environment },
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+      bundling: {
+        forceDockerBundling: false,
+        minify: true,
+        // Minification would otherwise rename classes, and error and log output read `constructor.name`.
+        keepNames: true,
+        sourceMap: true,
+        // Stack traces need the mappings only: embedding the sources would double the bundle for nothing.
+        sourcesContent: false,
+        format: OutputFormat.ESM,
+        mainFields: ['module', 'main'],
+        // Some CommonJS dependencies call `require` on Node built-ins; an ESM bundle has no `require` of its
+        // own.
+        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+        // Bundle everything, the AWS SDK included: the deployed SDK is the one package-lock.json pins, not
+        // whatever version the Lambda runtime happens to ship.
+        externalModules: [],
+      },
+    });
+
+    this.functionLogGroup = logGroup;
+    this.serviceRole = role;
+    logGroup.grantWrite(role);
+
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'Node 22 is pinned on purpose to match the Node major the project runs locally (package.json engines ' +
+        'and devDependency); the runtime and the local toolchain are upgraded together.',
+    });
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Tracing.ACTIVE grants xray:PutTraceSegments and xray:PutTelemetryRecords, which support no ' +
+        'resource-level permissions, so their resource must be "*". Every data-plane grant is scoped.',
+    });
+  }
+}

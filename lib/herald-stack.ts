@@ -1,0 +1,253 @@
+import {
+  type CfnElement,
+  CfnOutput,
+  Duration,
+  type RemovalPolicy,
+  Stack,
+  type StackProps,
+  Validations,
+} from 'aws-cdk-lib';
+import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import type { Construct } from 'constructs';
+import { ENV, INDEX } from '../lambdas/config';
+import { CLIENT_ACTIONS } from '../protocol';
+import { HeraldAlarms } from './constructs/alarms';
+import { HeraldAuth, type HeraldAuthConfig } from './constructs/auth';
+import { HeraldFunction, handlerEntry, POWERTOOLS } from './constructs/handler-function';
+import { MessagePipeline } from './constructs/message-pipeline';
+import { HeraldTables } from './constructs/tables';
+import { HeraldWebSocketApi, type StageThrottle } from './constructs/websocket-api';
+
+export interface HeraldStackProps extends StackProps {
+  /** How `$connect` verifies tokens: an OIDC provider's JWKS, or a generated dev secret. */
+  readonly auth: HeraldAuthConfig;
+
+  /** @default 'prod' */
+  readonly stageName?: string;
+
+  /** @default { rateLimit: 500, burstLimit: 1000 } */
+  readonly throttle?: StageThrottle;
+
+  /** SNS topic notified when an alarm fires or recovers. @default - alarms without actions */
+  readonly alarmTopicArn?: string;
+
+  /**
+   * Set the account's API Gateway CloudWatch Logs role (see `HeraldWebSocketApi.createAccountLoggingRole`).
+   * @default false
+   */
+  readonly apiGatewayAccountRole?: boolean;
+
+  /** Removal policy of the Conversations and Messages tables. @default RemovalPolicy.RETAIN */
+  readonly dataRemovalPolicy?: RemovalPolicy;
+
+  /** Timeout of the delivery function; the queue's visibility timeout follows from it. @default 30 seconds */
+  readonly deliveryTimeout?: Duration;
+
+  /** @default - six times `deliveryTimeout` (a lower value is an error) */
+  readonly visibilityTimeout?: Duration;
+
+  /** Receives before a message moves to the DLQ. @default 5 */
+  readonly maxReceiveCount?: number;
+
+  /** Cap on concurrent delivery batches. @default - no cap */
+  readonly deliveryMaxConcurrency?: number;
+
+  /** Parallel `@connections` posts inside one delivery invocation (DELIVERY_CONCURRENCY). @default 16 */
+  readonly deliveryConcurrency?: number;
+
+  /** Retention of every function's log group and of the access logs. @default RetentionDays.ONE_MONTH */
+  readonly logRetention?: RetentionDays;
+}
+
+/** The DynamoDB actions that read items. `dynamodb:Scan` is deliberately absent everywhere: IAM forbids it.
+ * */
+const DYNAMO_READ = [
+  'dynamodb:GetItem',
+  'dynamodb:BatchGetItem',
+  'dynamodb:Query',
+  'dynamodb:ConditionCheckItem',
+];
+/** Inserting and updating items. No DeleteItem or BatchWriteItem: nothing in Herald deletes history. */
+const DYNAMO_UPSERT = ['dynamodb:PutItem', 'dynamodb:UpdateItem'];
+
+/**
+ * Herald: an API Gateway WebSocket API in front of six Lambda functions, an SQS FIFO queue between accepting
+ * a message and delivering it, and three DynamoDB tables. This class only composes the constructs, grants
+ * each function exactly what its handler does, and prints the outputs.
+ */
+export class HeraldStack extends Stack {
+  public readonly tables: HeraldTables;
+  public readonly auth: HeraldAuth;
+  public readonly pipeline: MessagePipeline;
+  public readonly webSocket: HeraldWebSocketApi;
+  public readonly alarms: HeraldAlarms;
+  public readonly functions: {
+    readonly authorizer: HeraldFunction;
+    readonly connect: HeraldFunction;
+    readonly disconnect: HeraldFunction;
+    readonly send: HeraldFunction;
+    readonly default: HeraldFunction;
+    readonly deliver: HeraldFunction;
+  };
+
+  constructor(scope: Construct, id: string, props: HeraldStackProps) {
+    super(scope, id, props);
+    const logRetention = props.logRetention;
+
+    this.tables = new HeraldTables(this, 'Tables', { removalPolicy: props.dataRemovalPolicy });
+    const { connections, conversations, messages } = this.tables;
+    this.auth = new HeraldAuth(this, 'Auth', { config: props.auth });
+
+    const connectionsEnv = {
+      [ENV.CONNECTIONS_TABLE]: connections.tableName,
+      [ENV.CONNECTIONS_BY_USER_INDEX]: INDEX.connectionsByUser,
+    };
+
+    const deliver = new HeraldFunction(this, 'Deliver', {
+      entry: handlerEntry('deliver'),
+      description: 'Stores each queued message and pushes it to every connection of every member',
+      timeout: props.deliveryTimeout ?? Duration.seconds(30),
+      memorySize: 512,
+      logRetention,
+      environment: {
+        ...connectionsEnv,
+        [ENV.CONVERSATIONS_TABLE]: conversations.tableName,
+        [ENV.MESSAGES_TABLE]: messages.tableName,
+        [ENV.DELIVERY_CONCURRENCY]: String(props.deliveryConcurrency ?? 16),
+      },
+    });
+    this.pipeline = new MessagePipeline(this, 'Pipeline', {
+      consumer: deliver,
+      visibilityTimeout: props.visibilityTimeout,
+      maxReceiveCount: props.maxReceiveCount,
+      maxConcurrency: props.deliveryMaxConcurrency,
+    });
+
+    const authorizer = new HeraldFunction(this, 'Authorizer', {
+      entry: handlerEntry('authorizer'),
+      description: 'Verifies the ?token= JWT on $connect',
+      logRetention,
+      environment: this.auth.environment,
+    });
+    const connect = new HeraldFunction(this, 'Connect', {
+      entry: handlerEntry('connect'),
+      description: 'Records an authorized connection',
+      logRetention,
+      environment: connectionsEnv,
+    });
+    const disconnect = new HeraldFunction(this, 'Disconnect', {
+      entry: handlerEntry('disconnect'),
+      description: 'Removes a closed connection',
+      logRetention,
+      environment: connectionsEnv,
+    });
+    const send = new HeraldFunction(this, 'Send', {
+      entry: handlerEntry('send'),
+      description: 'Validates a send frame, checks membership and enqueues the message',
+      logRetention,
+      environment: {
+        [ENV.CONVERSATIONS_TABLE]: conversations.tableName,
+        [ENV.MESSAGE_QUEUE_URL]: this.pipeline.queue.queueUrl,
+      },
+    });
+    const fallback = new HeraldFunction(this, 'Default', {
+      entry: handlerEntry('default'),
+      description: 'Answers frames that match no route with an error frame',
+      logRetention,
+    });
+    this.functions = { authorizer, connect, disconnect, send, default: fallback, deliver };
+
+    this.webSocket = new HeraldWebSocketApi(this, 'WebSocket', {
+      authorizerHandler: authorizer,
+      connectHandler: connect,
+      disconnectHandler: disconnect,
+      defaultHandler: fallback,
+      actionHandlers: Object.fromEntries(CLIENT_ACTIONS.map((action) => [action, send])),
+      stageName: props.stageName,
+      throttle: props.throttle,
+      accessLogRetention: logRetention,
+      createAccountLoggingRole: props.apiGatewayAccountRole ?? false,
+    });
+    deliver.addEnvironment(ENV.CALLBACK_URL, this.webSocket.callbackUrl);
+    deliver.addEnvironment(ENV.DEAD_LETTER_QUEUE_URL, this.pipeline.deadLetterQueue.queueUrl);
+
+    // ---- Grants: one block per function. Explicit actions instead of grantReadData/grantWriteData, which
+    // would add dynamodb:Scan (and DeleteItem/BatchWriteItem where nothing deletes): a Scan is impossible by
+    // IAM. test/infra/herald-stack.test.ts pins the resulting matrix; a new adapter call means updating both.
+    // ---- authorizer: the dev signing secret (jwks mode needs no AWS permission at all).
+    this.auth.devSecret?.grantRead(authorizer);
+    // connect: PutItem of its own row, nothing else.
+    allow(connect, ['dynamodb:PutItem'], [connections.tableArn]);
+    // disconnect: DeleteItem of its own row.
+    allow(disconnect, ['dynamodb:DeleteItem'], [connections.tableArn]);
+    // send: the membership check (GetItem/Query on Conversations) and the enqueue.
+    allow(send, ['dynamodb:GetItem', 'dynamodb:Query'], [conversations.tableArn]);
+    this.pipeline.queue.grantSendMessages(send);
+    // default: nothing. deliver: reads and upserts (never deletes) on Conversations and Messages for the
+    // append transaction, the members' connections through the byUser index only, the 410 cleanup, POST to
+    // @connections of this stage, and forwarding poison records straight to the DLQ (the event source adds
+    // consuming the main queue).
+    allow(deliver, [...DYNAMO_READ, ...DYNAMO_UPSERT], [conversations.tableArn, messages.tableArn]);
+    allow(deliver, ['dynamodb:Query'], [indexArn(connections, INDEX.connectionsByUser)]);
+    allow(deliver, ['dynamodb:DeleteItem'], [connections.tableArn]);
+    const postToConnections = this.formatArn({
+      service: 'execute-api',
+      resource: this.webSocket.api.apiId,
+      resourceName: `${this.webSocket.stage.stageName}/POST/@connections/*`,
+    });
+    allow(deliver, ['execute-api:ManageConnections'], [postToConnections]);
+    this.pipeline.deadLetterQueue.grantSendMessages(deliver);
+    const apiLogicalId = this.getLogicalId(this.webSocket.api.node.defaultChild as CfnElement);
+    Validations.of(deliver.serviceRole).acknowledge({
+      id:
+        'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:' +
+        `<${apiLogicalId}>/${this.webSocket.stage.stageName}/POST/@connections/*]`,
+      reason:
+        'execute-api:ManageConnections is scoped to POST on this API and stage; the trailing * stands for the ' +
+        'connection id, which exists only at runtime (one per connected client).',
+    });
+
+    const alarmTopic = props.alarmTopicArn
+      ? Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn)
+      : undefined;
+    this.alarms = new HeraldAlarms(this, 'Alarms', {
+      functions: this.functions,
+      deliveryFunction: deliver,
+      queue: this.pipeline.queue,
+      deadLetterQueue: this.pipeline.deadLetterQueue,
+      applicationMetrics: { namespace: POWERTOOLS.metricsNamespace, service: POWERTOOLS.serviceName },
+      alarmTopic,
+    });
+
+    new CfnOutput(this, 'WebSocketUrl', {
+      value: this.webSocket.url,
+      description: 'wss:// URL clients connect to (append ?token=<JWT>)',
+    });
+    new CfnOutput(this, 'CallbackUrl', {
+      value: this.webSocket.callbackUrl,
+      description: 'https:// URL of the @connections management API',
+    });
+    new CfnOutput(this, 'ConnectionsTableName', { value: connections.tableName });
+    new CfnOutput(this, 'ConversationsTableName', { value: conversations.tableName });
+    new CfnOutput(this, 'MessagesTableName', { value: messages.tableName });
+    new CfnOutput(this, 'MessageQueueUrl', { value: this.pipeline.queue.queueUrl });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.pipeline.deadLetterQueue.queueUrl });
+    if (this.auth.devSecret) {
+      new CfnOutput(this, 'DevAuthSecretArn', {
+        value: this.auth.devSecret.secretArn,
+        description: 'Dev auth only: Secrets Manager secret whose value signs HS256 dev tokens',
+      });
+    }
+  }
+}
+
+function allow(fn: HeraldFunction, actions: string[], resources: string[]): void {
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions, resources }));
+}
+
+function indexArn(table: Table, indexName: string): string {
+  return `${table.tableArn}/index/${indexName}`;
+}
