@@ -153,7 +153,7 @@ export class HeraldStack extends Stack {
         [ENV.MESSAGE_QUEUE_URL]: this.pipeline.queue.queueUrl,
       },
     });
-    const fallback = new HeraldFunction(this, 'Default', {
+    const fallback = new HeraldFunction(this, 'DefaultRoute', {
       entry: handlerEntry('default'),
       description: 'Answers frames that match no route with an error frame',
       logRetention,

@@ -181,7 +181,7 @@ describe('WebSocket API', () => {
     expect(CLIENT_ACTIONS).toContain('send');
     expect(targetOf('$connect')).toContain(fnId('Connect'));
     expect(targetOf('$disconnect')).toContain(fnId('Disconnect'));
-    expect(targetOf('$default')).toContain(fnId('Default'));
+    expect(targetOf('$default')).toContain(fnId('DefaultRoute'));
     for (const action of CLIENT_ACTIONS) expect(targetOf(action)).toContain(fnId('Send'));
   });
 
@@ -282,7 +282,7 @@ describe('functions', () => {
     expect(names('Connect')).toEqual([ENV.CONNECTIONS_BY_USER_INDEX, ENV.CONNECTIONS_TABLE]);
     expect(names('Disconnect')).toEqual([ENV.CONNECTIONS_BY_USER_INDEX, ENV.CONNECTIONS_TABLE]);
     expect(names('Send')).toEqual([ENV.CONVERSATIONS_TABLE, ENV.MESSAGE_QUEUE_URL]);
-    expect(names('Default')).toEqual([]);
+    expect(names('DefaultRoute')).toEqual([]);
     expect(names('Deliver')).toEqual(
       [
         ENV.CALLBACK_URL,
@@ -405,7 +405,7 @@ describe('IAM: each function can do what its handler does, and nothing more', ()
   });
 
   it('default: nothing beyond its logs and traces', () => {
-    expect(matrix('Default')).toEqual({ ...XRAY, ...ownLogs('Default') });
+    expect(matrix('DefaultRoute')).toEqual({ ...XRAY, ...ownLogs('DefaultRoute') });
   });
 
   it('deliver: the append, the byUser index, the 410 cleanup, POST @connections, the queue and the DLQ', () => {
