@@ -166,4 +166,11 @@ function asArray(value: Json): Json[] {
   return Array.isArray(value) ? value : [value];
 }
 
-export const FUNCTION_NAMES = ['Authorizer', 'Connect', 'Disconnect', 'Send', 'DefaultRoute', 'Deliver'] as const;
+export const FUNCTION_NAMES = [
+  'Authorizer',
+  'Connect',
+  'Disconnect',
+  'Send',
+  'DefaultRoute',
+  'Deliver',
+] as const;
