@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import { buildApp } from 'fauxqs';
 
 // fauxqs (an SQS emulator speaking the JSON protocol of the current SDK) inside this process, bound to 127.0.0.1
@@ -8,6 +9,8 @@ import { buildApp } from 'fauxqs';
 export interface SqsOptions {
   /** Port to listen on; 0 (the default) picks a free port. */
   port?: number;
+  /** Keep queues and messages in SQLite files in this directory, across restarts. @default in memory */
+  dataDir?: string;
 }
 
 export interface LocalSqs {
@@ -18,7 +21,10 @@ export interface LocalSqs {
 const HOST = '127.0.0.1';
 
 export async function startSqs(opts: SqsOptions = {}): Promise<LocalSqs> {
-  const app = buildApp({ logger: false });
+  const app = buildApp({
+    logger: false,
+    ...(opts.dataDir ? { stores: await persistentStores(opts.dataDir) } : {}),
+  });
   await app.listen({ host: HOST, port: opts.port ?? 0 });
   const address = app.server.address();
   if (typeof address !== 'object' || !address) {
@@ -31,4 +37,30 @@ export async function startSqs(opts: SqsOptions = {}): Promise<LocalSqs> {
       await app.close();
     },
   };
+}
+
+/**
+ * fauxqs wires SQLite persistence only inside `startFauxqs`, which listens on 0.0.0.0. These are the same steps
+ * with its internal modules (not in its exports map, so loaded by file URL; pinned by our lockfile).
+ */
+async function persistentStores(dataDir: string) {
+  const dist = new URL('.', import.meta.resolve('fauxqs'));
+  const load = (path: string) => import(new URL(path, dist).href);
+  const [{ SqsStore }, { SnsStore }, { S3Store }, { PersistenceManager }] = await Promise.all([
+    load('sqs/sqsStore.js'),
+    load('sns/snsStore.js'),
+    load('s3/s3Store.js'),
+    load('persistence.js'),
+  ]);
+  mkdirSync(dataDir, { recursive: true });
+  const sqsStore = new SqsStore();
+  const snsStore = new SnsStore();
+  const s3Store = new S3Store();
+  const persistence = new PersistenceManager(dataDir);
+  persistence.load(sqsStore, snsStore, s3Store);
+  sqsStore.persistence = persistence;
+  snsStore.persistence = persistence;
+  s3Store.persistence = persistence;
+  for (const queue of sqsStore.allQueues()) queue.persistence = persistence;
+  return { sqsStore, snsStore, s3Store };
 }
