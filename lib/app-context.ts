@@ -1,3 +1,4 @@
+import { Duration } from 'aws-cdk-lib';
 import type { Node } from 'constructs';
 import type { HeraldAuthConfig } from './constructs/auth';
 import type { HeraldStackProps } from './herald-stack';
@@ -12,6 +13,8 @@ export const CONTEXT = {
   stageName: 'herald:stageName',
   alarmTopicArn: 'herald:alarmTopicArn',
   apiGatewayAccountRole: 'herald:apiGatewayAccountRole',
+  deliveryTimeoutSeconds: 'herald:deliveryTimeoutSeconds',
+  maxReceiveCount: 'herald:maxReceiveCount',
 } as const;
 
 export class HeraldContextError extends Error {
@@ -20,7 +23,10 @@ export class HeraldContextError extends Error {
 
 export interface HeraldAppConfig {
   readonly stackName: string;
-  readonly props: Pick<HeraldStackProps, 'auth' | 'stageName' | 'alarmTopicArn' | 'apiGatewayAccountRole'>;
+  readonly props: Pick<
+    HeraldStackProps,
+    'auth' | 'stageName' | 'alarmTopicArn' | 'apiGatewayAccountRole' | 'deliveryTimeout' | 'maxReceiveCount'
+  >;
 }
 
 /**
@@ -95,11 +101,36 @@ export function heraldConfigFromContext(node: Node): HeraldAppConfig {
     problems.push(`${CONTEXT.alarmTopicArn} must be an SNS topic ARN, got ${JSON.stringify(alarmTopicArn)}`);
   }
   const apiGatewayAccountRole = flag(CONTEXT.apiGatewayAccountRole);
+  const integer = (key: string, min: number, max: number): number | undefined => {
+    const value: unknown = node.tryGetContext(key);
+    if (value === undefined || value === null) return undefined;
+    const n = typeof value === 'number' ? value : Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${key} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+      return undefined;
+    }
+    return n;
+  };
+  // Lambda allows 1-900 s; the queue's visibility timeout (6x) must stay within SQS's 12 hours.
+  const deliveryTimeoutSeconds = integer(CONTEXT.deliveryTimeoutSeconds, 1, 900);
+  const maxReceiveCount = integer(CONTEXT.maxReceiveCount, 1, 1000);
 
   if (problems.length > 0 || auth === undefined) {
     throw new HeraldContextError(`Invalid Herald context:\n  - ${problems.join('\n  - ')}`);
   }
-  return { stackName, props: { auth, stageName, alarmTopicArn, apiGatewayAccountRole } };
+  return {
+    stackName,
+    props: {
+      auth,
+      stageName,
+      alarmTopicArn,
+      apiGatewayAccountRole,
+      ...(deliveryTimeoutSeconds === undefined
+        ? {}
+        : { deliveryTimeout: Duration.seconds(deliveryTimeoutSeconds) }),
+      ...(maxReceiveCount === undefined ? {} : { maxReceiveCount }),
+    },
+  };
 }
 
 function isHttpsUrl(value: string): boolean {

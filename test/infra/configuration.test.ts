@@ -170,6 +170,12 @@ describe('CDK context (bin/herald.ts)', () => {
     });
   });
 
+  it('reads the delivery timeout and maxReceiveCount, from the command line (strings) or cdk.json (numbers)', () => {
+    const config = read({ [CONTEXT.deliveryTimeoutSeconds]: '2', [CONTEXT.maxReceiveCount]: 3 });
+    expect(config.props.deliveryTimeout?.toSeconds()).toBe(2);
+    expect(config.props.maxReceiveCount).toBe(3);
+  });
+
   it('names every missing jwks value at once', () => {
     expect(() => read({ [CONTEXT.auth]: 'jwks', [CONTEXT.issuer]: JWKS.issuer })).toThrow(
       /herald:auth=jwks needs herald:jwksUrl, herald:audience/,
@@ -192,6 +198,8 @@ describe('CDK context (bin/herald.ts)', () => {
     [{ [CONTEXT.apiGatewayAccountRole]: 'yes' }, /herald:apiGatewayAccountRole must be true or false/],
     [{ [CONTEXT.stageName]: '' }, /herald:stageName must be a non-empty string/],
     [{ [CONTEXT.stackName]: '1-bad' }, /herald:stackName must start with a letter/],
+    [{ [CONTEXT.deliveryTimeoutSeconds]: '0' }, /herald:deliveryTimeoutSeconds must be a whole number from 1/],
+    [{ [CONTEXT.maxReceiveCount]: 'many' }, /herald:maxReceiveCount must be a whole number/],
   ])('rejects %j', (context, message) => {
     expect(() => read(context)).toThrow(HeraldContextError);
     expect(() => read(context)).toThrow(message);
