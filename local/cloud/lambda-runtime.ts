@@ -6,6 +6,8 @@
  * environment that timed out or died is replaced by a fresh one on the next invocation.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
 import {
@@ -233,6 +235,7 @@ class ExecutionEnvironment {
     // The invocation that started this environment gets the init error; nobody else awaits `ready`.
     this.ready.catch(() => {});
 
+    bound[definition.codeDir] ??= boundModuleScope(definition.codeDir);
     this.worker = new Worker(WORKER_URL, {
       env: environment,
       // A clean runtime: none of the parent's flags or loaders (tsx, vitest...).
@@ -485,4 +488,18 @@ function functionEnvironment(
 function logStreamName(): string {
   const day = new Date().toISOString().slice(0, 10).replaceAll('-', '/');
   return `${day}/[$LATEST]${randomBytes(16).toString('hex')}`;
+}
+
+const bound: Record<string, true> = {};
+
+/**
+ * On Lambda the task root is the top of the file system that matters: a `.js` handler is CommonJS unless a
+ * package.json in the task root says otherwise. Here the asset sits inside a project whose own package.json
+ * may say `"type": "module"`, which Node would apply to the asset. A `{"type": "commonjs"}` package.json in
+ * the asset directory (only where it has none) restores Lambda's boundary.
+ */
+function boundModuleScope(codeDir: string): true {
+  const manifest = join(codeDir, 'package.json');
+  if (!existsSync(manifest)) writeFileSync(manifest, '{ "type": "commonjs" }\n');
+  return true;
 }

@@ -1,4 +1,4 @@
-import { SignJWT } from 'jose';
+import { mintToken } from '../../local/tokens';
 
 export const DEV_AUTH = {
   secret: 'test-secret-that-is-at-least-32-characters-long',
@@ -7,16 +7,14 @@ export const DEV_AUTH = {
 } as const;
 
 /** Mints an HS256 token the dev-mode authorizer accepts (or, with overrides, one it must refuse). */
-export async function mintDevToken(
+export function mintDevToken(
   subject: string,
   overrides: { secret?: string; issuer?: string; audience?: string; expiresIn?: string | number } = {},
 ): Promise<string> {
-  return new SignJWT({})
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(subject)
-    .setIssuer(overrides.issuer ?? DEV_AUTH.issuer)
-    .setAudience(overrides.audience ?? DEV_AUTH.audience)
-    .setIssuedAt()
-    .setExpirationTime(overrides.expiresIn ?? '1h')
-    .sign(new TextEncoder().encode(overrides.secret ?? DEV_AUTH.secret));
+  return mintToken(subject, {
+    secret: overrides.secret ?? DEV_AUTH.secret,
+    issuer: overrides.issuer ?? DEV_AUTH.issuer,
+    audience: overrides.audience ?? DEV_AUTH.audience,
+    expiresIn: overrides.expiresIn ?? '1h',
+  });
 }

@@ -198,7 +198,10 @@ describe('CDK context (bin/herald.ts)', () => {
     [{ [CONTEXT.apiGatewayAccountRole]: 'yes' }, /herald:apiGatewayAccountRole must be true or false/],
     [{ [CONTEXT.stageName]: '' }, /herald:stageName must be a non-empty string/],
     [{ [CONTEXT.stackName]: '1-bad' }, /herald:stackName must start with a letter/],
-    [{ [CONTEXT.deliveryTimeoutSeconds]: '0' }, /herald:deliveryTimeoutSeconds must be a whole number from 1/],
+    [
+      { [CONTEXT.deliveryTimeoutSeconds]: '0' },
+      /herald:deliveryTimeoutSeconds must be a whole number from 1/,
+    ],
     [{ [CONTEXT.maxReceiveCount]: 'many' }, /herald:maxReceiveCount must be a whole number/],
   ])('rejects %j', (context, message) => {
     expect(() => read(context)).toThrow(HeraldContextError);
