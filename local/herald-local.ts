@@ -1,28 +1,15 @@
 /**
- * Herald on the local cloud: what `npm start`, `npm run token` and the end-to-end tests share. This is the
+ * Herald on the local cloud: what `npm start` and the end-to-end tests share. This is the
  * only place that knows Herald's own configuration (dev auth, the state file); the local cloud does not.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { ENV } from '../lambdas/config';
 import { type LocalCloud, type LocalCloudOptions, startLocalCloud } from './cloud/local-cloud';
+import { type LocalState, REPO_ROOT, STATE_FILE } from './state';
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export const STATE_FILE = join(REPO_ROOT, '.herald', 'local.json');
-
-/** What a running local Herald tells other commands (token minting, tests): no secrets, only where to ask. */
-export const LocalState = z.object({
-  pid: z.number(),
-  wsUrl: z.string(),
-  callbackUrl: z.string(),
-  region: z.string(),
-  secretsManagerEndpoint: z.string(),
-  auth: z.object({ secretArn: z.string(), issuer: z.string(), audience: z.string() }),
-});
-export type LocalState = z.infer<typeof LocalState>;
+export { type LocalState, REPO_ROOT, readLocalState, STATE_FILE } from './state';
 
 export class JavaMissingError extends Error {
   override readonly name = 'JavaMissingError';
@@ -90,14 +77,4 @@ export async function startLocalHerald(
     await cloud.stop();
     throw error;
   }
-}
-
-export function readLocalState(): LocalState {
-  let text: string;
-  try {
-    text = readFileSync(STATE_FILE, 'utf8');
-  } catch {
-    throw new Error('Herald is not running locally: start it with `npm start` (in another terminal) first.');
-  }
-  return LocalState.parse(JSON.parse(text));
 }

@@ -6,7 +6,16 @@
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { JavaMissingError, STATE_FILE, startLocalHerald } from './herald-local';
+
+// fauxqs stores queues with node:sqlite, which Node 22 flags as experimental at every start. Hide that one
+// warning (it says nothing actionable to a Herald user); every other warning is still printed.
+process.removeAllListeners('warning');
+process.on('warning', (warning) => {
+  if (warning.name === 'ExperimentalWarning' && /SQLite/i.test(warning.message)) return;
+  console.warn(`${warning.name}: ${warning.message}`);
+});
+// Imported after the filter is in place: static imports would load fauxqs first.
+const { JavaMissingError, STATE_FILE, startLocalHerald } = await import('./herald-local');
 
 const USAGE = `Usage: npm start -- [--port 3001] [--data-dir DIR] [--idle-timeout SECONDS] [--max-connection SECONDS] [--quiet]
 

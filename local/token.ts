@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { UserId } from '../protocol';
-import { readLocalState } from './herald-local';
+import { readLocalState } from './state';
 import { mintToken, readSigningSecret } from './tokens';
 
 async function main(): Promise<void> {
