@@ -12,6 +12,7 @@ export const ENV = {
   MESSAGES_TABLE: 'MESSAGES_TABLE',
   MESSAGE_QUEUE_URL: 'MESSAGE_QUEUE_URL',
   DEAD_LETTER_QUEUE_URL: 'DEAD_LETTER_QUEUE_URL',
+  FANOUT_QUEUE_URL: 'FANOUT_QUEUE_URL',
   CALLBACK_URL: 'CALLBACK_URL',
   DELIVERY_CONCURRENCY: 'DELIVERY_CONCURRENCY',
   AUTH_MODE: 'AUTH_MODE',
@@ -64,11 +65,28 @@ export type AuthorizerConfig = z.infer<typeof authorizerConfig>;
 export const connectConfig = connectionsConfig;
 export type ConnectConfig = z.infer<typeof connectConfig>;
 
-export const sendConfig = z.object({
+export const commandConfig = z.object({
+  CONNECTIONS_TABLE: name,
   CONVERSATIONS_TABLE: name,
   MESSAGE_QUEUE_URL: z.url(),
 });
-export type SendConfig = z.infer<typeof sendConfig>;
+export type CommandConfig = z.infer<typeof commandConfig>;
+
+export const queryConfig = z.object({
+  CONNECTIONS_TABLE: name,
+  CONVERSATIONS_TABLE: name,
+  MESSAGES_TABLE: name,
+});
+export type QueryConfig = z.infer<typeof queryConfig>;
+
+/** The ephemeral (typing) function, and $connect/$disconnect, which announce presence. */
+export const ephemeralConfig = connectionsConfig.extend({
+  CONVERSATIONS_TABLE: name,
+  CALLBACK_URL: z.url(),
+  /** Connection lookups and pushes in flight at once. */
+  DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
+});
+export type EphemeralConfig = z.infer<typeof ephemeralConfig>;
 
 export const deliverConfig = connectionsConfig.extend({
   CONVERSATIONS_TABLE: name,
@@ -76,9 +94,19 @@ export const deliverConfig = connectionsConfig.extend({
   CALLBACK_URL: z.url(),
   /** Records whose body breaks the queue contract go here at once instead of blocking their FIFO group. */
   DEAD_LETTER_QUEUE_URL: z.url(),
+  /** Where deliveries to large groups go, in chunks, for the fan-out function. */
+  FANOUT_QUEUE_URL: z.url(),
   DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
 });
 export type DeliverConfig = z.infer<typeof deliverConfig>;
+
+/** The fan-out function: pushes one chunk of a large group's delivery. */
+export const fanoutConfig = connectionsConfig.extend({
+  CALLBACK_URL: z.url(),
+  /** Posts in flight per invocation: with the mapping's maxConcurrency it bounds all posts in flight. */
+  DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
+});
+export type FanoutConfig = z.infer<typeof fanoutConfig>;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';

@@ -10,17 +10,37 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoConnectionStore } from './adapters/dynamo-connection-store';
+import { DynamoConversationReader } from './adapters/dynamo-conversation-reader';
+import { DynamoEventStore } from './adapters/dynamo-event-store';
 import { DynamoMembershipDirectory } from './adapters/dynamo-membership-directory';
-import { DynamoMessageStore } from './adapters/dynamo-message-store';
+import { DynamoConnectionActivity, DynamoContactDirectory } from './adapters/dynamo-presence';
+import { DynamoRateLimits } from './adapters/dynamo-rate-limits';
 import { JoseTokenVerifier } from './adapters/jose-token-verifier';
 import { ManagementApiNotifier } from './adapters/management-api-notifier';
 import { readSecretString } from './adapters/secrets-manager-secret';
+import { SqsCommandQueue } from './adapters/sqs-command-queue';
 import { SqsDeadLetter } from './adapters/sqs-dead-letter';
-import { SqsMessageQueue } from './adapters/sqs-message-queue';
-import { authorizerConfig, connectConfig, deliverConfig, loadConfig, sendConfig } from './config';
-import type { DeliverMessageDeps } from './core/deliver-message';
+import { SqsFanoutQueue } from './adapters/sqs-fanout-queue';
+import {
+  authorizerConfig,
+  commandConfig,
+  connectConfig,
+  deliverConfig,
+  type EphemeralConfig,
+  ephemeralConfig,
+  fanoutConfig,
+  INDEX,
+  loadConfig,
+  queryConfig,
+} from './config';
+import type { AcceptCommandDeps } from './core/accept-command';
+import type { ApplyDeps } from './core/apply-command';
+import type { FanoutDeps } from './core/fanout';
 import type { Clock, ConnectionStore, TokenVerifier } from './core/ports';
-import type { SendMessageDeps } from './core/send-message';
+import type { PresenceDeps } from './core/presence';
+import type { QueryDeps } from './core/queries';
+import { FRAME_POLICY, type FrameRateLimiter } from './core/rate-limit';
+import { TYPING_POLICY, type TypingDeps } from './core/typing';
 
 export const logger = new Logger({ serviceName: 'herald' });
 export const metrics = new Metrics({ namespace: 'Herald', serviceName: 'herald' });
@@ -73,24 +93,118 @@ export const connectionDeps = /* @__PURE__ */ once((): { connections: Connection
   };
 });
 
-export const sendDeps = /* @__PURE__ */ once((): SendMessageDeps => {
-  const config = loadConfig(sendConfig, process.env);
-  return {
-    directory: new DynamoMembershipDirectory(documentClient(), config.CONVERSATIONS_TABLE),
-    queue: new SqsMessageQueue(sqsClient(), config.MESSAGE_QUEUE_URL),
-    clock: systemClock,
-  };
-});
+export const commandDeps = /* @__PURE__ */ once(
+  (): AcceptCommandDeps & { takeFrame: FrameRateLimiter['takeFrame'] } => {
+    const config = loadConfig(commandConfig, process.env);
+    const limits = buildRateLimits(documentClient(), config.CONNECTIONS_TABLE);
+    return {
+      takeFrame: (connectionId, now) => limits.takeFrame(connectionId, now),
+      directory: new DynamoMembershipDirectory(documentClient(), config.CONVERSATIONS_TABLE),
+      queue: new SqsCommandQueue(sqsClient(), config.MESSAGE_QUEUE_URL),
+      clock: systemClock,
+    };
+  },
+);
 
-export const deliverDeps = /* @__PURE__ */ once((): DeliverMessageDeps & { deadLetter: SqsDeadLetter } => {
+export const deliverDeps = /* @__PURE__ */ once((): ApplyDeps & { deadLetter: SqsDeadLetter } => {
   const config = loadConfig(deliverConfig, process.env);
   const db = documentClient();
   return {
+    store: new DynamoEventStore(db, config.CONVERSATIONS_TABLE, config.MESSAGES_TABLE, systemClock),
     directory: new DynamoMembershipDirectory(db, config.CONVERSATIONS_TABLE),
-    messages: new DynamoMessageStore(db, config.CONVERSATIONS_TABLE, config.MESSAGES_TABLE, systemClock),
+    push: {
+      connections: new DynamoConnectionStore(db, config.CONNECTIONS_TABLE, config.CONNECTIONS_BY_USER_INDEX),
+      notifier: new ManagementApiNotifier(
+        new ApiGatewayManagementApiClient({ endpoint: config.CALLBACK_URL }),
+      ),
+      concurrency: config.DELIVERY_CONCURRENCY,
+      fanout: new SqsFanoutQueue(sqsClient(), config.FANOUT_QUEUE_URL),
+    },
+    clock: systemClock,
+    deadLetter: new SqsDeadLetter(sqsClient(), config.DEAD_LETTER_QUEUE_URL),
+  };
+});
+
+export const queryDeps = /* @__PURE__ */ once(
+  (): QueryDeps & { takeFrame: FrameRateLimiter['takeFrame'] } => {
+    const config = loadConfig(queryConfig, process.env);
+    const limits = buildRateLimits(documentClient(), config.CONNECTIONS_TABLE);
+    return {
+      takeFrame: (connectionId, now) => limits.takeFrame(connectionId, now),
+      reader: new DynamoConversationReader(documentClient(), {
+        conversations: config.CONVERSATIONS_TABLE,
+        messages: config.MESSAGES_TABLE,
+        byMemberIndex: INDEX.conversationsByMember,
+      }),
+    };
+  },
+);
+
+export interface EphemeralDeps extends TypingDeps {
+  readonly limiter: FrameRateLimiter;
+}
+
+/** Presence's dependencies from a config and the clients (wiring.ts reuses this when it takes these over). */
+export function buildPresenceDeps(
+  db: DynamoDBDocumentClient,
+  api: ApiGatewayManagementApiClient,
+  config: EphemeralConfig,
+): PresenceDeps {
+  return {
+    activity: new DynamoConnectionActivity(db, config.CONNECTIONS_TABLE, config.CONNECTIONS_BY_USER_INDEX),
+    contacts: new DynamoContactDirectory(db, config.CONVERSATIONS_TABLE, INDEX.conversationsByMember),
+    directory: new DynamoMembershipDirectory(db, config.CONVERSATIONS_TABLE),
     connections: new DynamoConnectionStore(db, config.CONNECTIONS_TABLE, config.CONNECTIONS_BY_USER_INDEX),
+    notifier: new ManagementApiNotifier(api),
+    clock: systemClock,
+    concurrency: config.DELIVERY_CONCURRENCY,
+  };
+}
+
+/**
+ * The flood limit and typing gate: one adapter on the Connections table. The command and query functions need
+ * it too (for `takeFrame`), with only CONNECTIONS_TABLE.
+ */
+export function buildRateLimits(db: DynamoDBDocumentClient, connectionsTable: string): DynamoRateLimits {
+  return new DynamoRateLimits(db, connectionsTable, {
+    frameBurst: FRAME_POLICY.burst,
+    frameWindowMs: FRAME_POLICY.windowMs,
+    typingIntervalMs: TYPING_POLICY.intervalMs,
+    typingMaxConversations: TYPING_POLICY.maxConversations,
+  });
+}
+
+const ephemeralClients = /* @__PURE__ */ once(() => {
+  const config = loadConfig(ephemeralConfig, process.env);
+  return {
+    config,
+    db: documentClient(),
+    api: new ApiGatewayManagementApiClient({ endpoint: config.CALLBACK_URL }),
+  };
+});
+
+/** For $connect and $disconnect, which announce presence. */
+export const presenceDeps = /* @__PURE__ */ once((): PresenceDeps => {
+  const { db, api, config } = ephemeralClients();
+  return buildPresenceDeps(db, api, config);
+});
+
+/** For the ephemeral (typing) function. */
+export const ephemeralDeps = /* @__PURE__ */ once((): EphemeralDeps => {
+  const { db, api, config } = ephemeralClients();
+  const limits = buildRateLimits(db, config.CONNECTIONS_TABLE);
+  return { ...buildPresenceDeps(db, api, config), gate: limits, limiter: limits };
+});
+
+export const fanoutDeps = /* @__PURE__ */ once((): FanoutDeps => {
+  const config = loadConfig(fanoutConfig, process.env);
+  return {
+    connections: new DynamoConnectionStore(
+      documentClient(),
+      config.CONNECTIONS_TABLE,
+      config.CONNECTIONS_BY_USER_INDEX,
+    ),
     notifier: new ManagementApiNotifier(new ApiGatewayManagementApiClient({ endpoint: config.CALLBACK_URL })),
     concurrency: config.DELIVERY_CONCURRENCY,
-    deadLetter: new SqsDeadLetter(sqsClient(), config.DEAD_LETTER_QUEUE_URL),
   };
 });

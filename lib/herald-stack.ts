@@ -13,9 +13,10 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { ENV, INDEX } from '../lambdas/config';
-import { CLIENT_ACTIONS } from '../protocol';
+import { CLIENT_ACTIONS, ROUTES } from '../protocol';
 import { HeraldAlarms } from './constructs/alarms';
 import { HeraldAuth, type HeraldAuthConfig } from './constructs/auth';
+import { FanoutPipeline } from './constructs/fanout';
 import { HeraldFunction, handlerEntry, POWERTOOLS } from './constructs/handler-function';
 import { MessagePipeline } from './constructs/message-pipeline';
 import { HeraldTables } from './constructs/tables';
@@ -82,13 +83,17 @@ export class HeraldStack extends Stack {
   public readonly tables: HeraldTables;
   public readonly auth: HeraldAuth;
   public readonly pipeline: MessagePipeline;
+  public readonly fanout: FanoutPipeline;
   public readonly webSocket: HeraldWebSocketApi;
   public readonly alarms: HeraldAlarms;
   public readonly functions: {
     readonly authorizer: HeraldFunction;
     readonly connect: HeraldFunction;
     readonly disconnect: HeraldFunction;
-    readonly send: HeraldFunction;
+    readonly command: HeraldFunction;
+    readonly query: HeraldFunction;
+    readonly ephemeral: HeraldFunction;
+    readonly fanout: HeraldFunction;
     readonly default: HeraldFunction;
     readonly deliver: HeraldFunction;
   };
@@ -144,34 +149,76 @@ export class HeraldStack extends Stack {
       logRetention,
       environment: connectionsEnv,
     });
-    const send = new HeraldFunction(this, 'Send', {
-      entry: handlerEntry('send'),
-      description: 'Validates a send frame, checks membership and enqueues the message',
+    const command = new HeraldFunction(this, 'Command', {
+      entry: handlerEntry('command'),
+      description: 'Validates command frames (send, edit, recall, group changes, markRead) and enqueues them',
       logRetention,
       environment: {
         [ENV.CONVERSATIONS_TABLE]: conversations.tableName,
         [ENV.MESSAGE_QUEUE_URL]: this.pipeline.queue.queueUrl,
       },
     });
+    const query = new HeraldFunction(this, 'Query', {
+      entry: handlerEntry('query'),
+      description: 'Answers history, sync, listConversations and listMembers from DynamoDB',
+      logRetention,
+      environment: {
+        [ENV.CONVERSATIONS_TABLE]: conversations.tableName,
+        [ENV.MESSAGES_TABLE]: messages.tableName,
+      },
+    });
+    const ephemeral = new HeraldFunction(this, 'Ephemeral', {
+      entry: handlerEntry('ephemeral'),
+      description: 'Relays typing indicators straight to the members’ connections (not stored, rate-limited)',
+      logRetention,
+      environment: { ...connectionsEnv, [ENV.CONVERSATIONS_TABLE]: conversations.tableName },
+    });
+    const fanout = new HeraldFunction(this, 'Fanout', {
+      entry: handlerEntry('fanout'),
+      description: 'Pushes one chunk of a large group’s delivery to the chunk’s members’ connections',
+      timeout: Duration.seconds(30),
+      memorySize: 512,
+      logRetention,
+      environment: { ...connectionsEnv, [ENV.DELIVERY_CONCURRENCY]: String(props.deliveryConcurrency ?? 16) },
+    });
+    this.fanout = new FanoutPipeline(this, 'FanoutPipeline', { consumer: fanout });
     const fallback = new HeraldFunction(this, 'DefaultRoute', {
       entry: handlerEntry('default'),
       description: 'Answers frames that match no route with an error frame',
       logRetention,
     });
-    this.functions = { authorizer, connect, disconnect, send, default: fallback, deliver };
+    this.functions = {
+      authorizer,
+      connect,
+      disconnect,
+      command,
+      query,
+      ephemeral,
+      default: fallback,
+      deliver,
+      fanout,
+    };
 
     this.webSocket = new HeraldWebSocketApi(this, 'WebSocket', {
       authorizerHandler: authorizer,
       connectHandler: connect,
       disconnectHandler: disconnect,
       defaultHandler: fallback,
-      actionHandlers: Object.fromEntries(CLIENT_ACTIONS.map((action) => [action, send])),
+      actionHandlers: Object.fromEntries(
+        CLIENT_ACTIONS.map((action) => [action, { command, query, ephemeral }[ROUTES[action]]]),
+      ),
       stageName: props.stageName,
       throttle: props.throttle,
       accessLogRetention: logRetention,
       createAccountLoggingRole: props.apiGatewayAccountRole ?? false,
     });
-    deliver.addEnvironment(ENV.CALLBACK_URL, this.webSocket.callbackUrl);
+    for (const fn of [deliver, fanout, ephemeral, connect, disconnect]) {
+      fn.addEnvironment(ENV.CALLBACK_URL, this.webSocket.callbackUrl);
+    }
+    for (const fn of [connect, disconnect])
+      fn.addEnvironment(ENV.CONVERSATIONS_TABLE, conversations.tableName);
+    for (const fn of [command, query]) fn.addEnvironment(ENV.CONNECTIONS_TABLE, connections.tableName);
+    deliver.addEnvironment(ENV.FANOUT_QUEUE_URL, this.fanout.queue.queueUrl);
     deliver.addEnvironment(ENV.DEAD_LETTER_QUEUE_URL, this.pipeline.deadLetterQueue.queueUrl);
 
     // ---- Grants: one block per function. Explicit actions instead of grantReadData/grantWriteData, which
@@ -179,36 +226,75 @@ export class HeraldStack extends Stack {
     // IAM. test/infra/herald-stack.test.ts pins the resulting matrix; a new adapter call means updating both.
     // ---- authorizer: the dev signing secret (jwks mode needs no AWS permission at all).
     this.auth.devSecret?.grantRead(authorizer);
-    // connect: PutItem of its own row, nothing else.
-    allow(connect, ['dynamodb:PutItem'], [connections.tableArn]);
-    // disconnect: DeleteItem of its own row.
-    allow(disconnect, ['dynamodb:DeleteItem'], [connections.tableArn]);
-    // send: the membership check (GetItem/Query on Conversations) and the enqueue.
-    allow(send, ['dynamodb:GetItem', 'dynamodb:Query'], [conversations.tableArn]);
-    this.pipeline.queue.grantSendMessages(send);
-    // default: nothing. deliver: reads and upserts (never deletes) on Conversations and Messages for the
-    // append transaction, the members' connections through the byUser index only, the 410 cleanup, POST to
-    // @connections of this stage, and forwarding poison records straight to the DLQ (the event source adds
-    // consuming the main queue).
-    allow(deliver, [...DYNAMO_READ, ...DYNAMO_UPSERT], [conversations.tableArn, messages.tableArn]);
-    allow(deliver, ['dynamodb:Query'], [indexArn(connections, INDEX.connectionsByUser)]);
-    allow(deliver, ['dynamodb:DeleteItem'], [connections.tableArn]);
+    const byUser = indexArn(connections, INDEX.connectionsByUser);
+    const byMember = indexArn(conversations, INDEX.conversationsByMember);
     const postToConnections = this.formatArn({
       service: 'execute-api',
       resource: this.webSocket.api.apiId,
       resourceName: `${this.webSocket.stage.stageName}/POST/@connections/*`,
     });
-    allow(deliver, ['execute-api:ManageConnections'], [postToConnections]);
+    // connect: PutItem of its own row; presence: the user's other connections and their contacts (members
+    // of their conversations), stale-row cleanup, and POST to those contacts' connections.
+    allow(
+      connect,
+      ['dynamodb:PutItem', 'dynamodb:BatchGetItem', 'dynamodb:DeleteItem'],
+      [connections.tableArn],
+    );
+    // disconnect: DeleteItem of its own row, and the same presence reads and pushes.
+    allow(disconnect, ['dynamodb:DeleteItem', 'dynamodb:BatchGetItem'], [connections.tableArn]);
+    for (const fn of [connect, disconnect]) {
+      allow(fn, ['dynamodb:Query'], [byUser, conversations.tableArn, byMember]);
+      allow(fn, ['execute-api:ManageConnections'], [postToConnections]);
+    }
+    // ephemeral (typing): the membership check, the typing gate and flood limit on its connection row, the
+    // members' connections, stale-row cleanup, and POST.
+    allow(ephemeral, ['dynamodb:GetItem', 'dynamodb:Query'], [conversations.tableArn]);
+    allow(ephemeral, ['dynamodb:Query'], [byMember, byUser]);
+    allow(
+      ephemeral,
+      ['dynamodb:UpdateItem', 'dynamodb:BatchGetItem', 'dynamodb:DeleteItem'],
+      [connections.tableArn],
+    );
+    allow(ephemeral, ['execute-api:ManageConnections'], [postToConnections]);
+    // command and query: the per-connection flood limit (one conditional update on the connection row).
+    allow(command, ['dynamodb:UpdateItem'], [connections.tableArn]);
+    allow(query, ['dynamodb:UpdateItem'], [connections.tableArn]);
+    // command: the membership check (GetItem/Query on Conversations) and the enqueue.
+    allow(command, ['dynamodb:GetItem', 'dynamodb:Query'], [conversations.tableArn]);
+    this.pipeline.queue.grantSendMessages(command);
+    // query: reads of conversations (meta, members), a user's memberships through byMember, and events.
+    allow(query, ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'], [conversations.tableArn]);
+    allow(
+      query,
+      ['dynamodb:Query'],
+      [indexArn(conversations, INDEX.conversationsByMember), messages.tableArn],
+    );
+    // default: nothing. deliver: reads and upserts (never deletes) on Conversations and Messages for the
+    // append transaction, the members' connections through the byUser index only, the 410 cleanup, POST to
+    // @connections of this stage, and forwarding poison records straight to the DLQ (the event source adds
+    // consuming the main queue).
+    allow(deliver, [...DYNAMO_READ, ...DYNAMO_UPSERT], [conversations.tableArn, messages.tableArn]);
+    // Member rows go when members are removed or leave: deletes on Conversations only, never on events.
+    allow(deliver, ['dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'], [conversations.tableArn]);
+    // deliver and fanout: the members' connections through the byUser index only, the 410 cleanup, POST.
+    for (const fn of [deliver, fanout]) {
+      allow(fn, ['dynamodb:Query'], [byUser]);
+      allow(fn, ['dynamodb:DeleteItem'], [connections.tableArn]);
+      allow(fn, ['execute-api:ManageConnections'], [postToConnections]);
+    }
     this.pipeline.deadLetterQueue.grantSendMessages(deliver);
+    this.fanout.queue.grantSendMessages(deliver);
     const apiLogicalId = this.getLogicalId(this.webSocket.api.node.defaultChild as CfnElement);
-    Validations.of(deliver.serviceRole).acknowledge({
-      id:
-        'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:' +
-        `<${apiLogicalId}>/${this.webSocket.stage.stageName}/POST/@connections/*]`,
-      reason:
-        'execute-api:ManageConnections is scoped to POST on this API and stage; the trailing * stands for the ' +
-        'connection id, which exists only at runtime (one per connected client).',
-    });
+    for (const fn of [deliver, fanout, ephemeral, connect, disconnect]) {
+      Validations.of(fn.serviceRole).acknowledge({
+        id:
+          'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:' +
+          `<${apiLogicalId}>/${this.webSocket.stage.stageName}/POST/@connections/*]`,
+        reason:
+          'execute-api:ManageConnections is scoped to POST on this API and stage; the trailing * stands for the ' +
+          'connection id, which exists only at runtime (one per connected client).',
+      });
+    }
 
     const alarmTopic = props.alarmTopicArn
       ? Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn)
@@ -218,6 +304,7 @@ export class HeraldStack extends Stack {
       deliveryFunction: deliver,
       queue: this.pipeline.queue,
       deadLetterQueue: this.pipeline.deadLetterQueue,
+      otherDeadLetterQueues: { fanout: this.fanout.deadLetterQueue },
       applicationMetrics: { namespace: POWERTOOLS.metricsNamespace, service: POWERTOOLS.serviceName },
       alarmTopic,
     });

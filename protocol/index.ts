@@ -18,6 +18,28 @@ export const LIMITS = {
   /** A direct conversation id is `dm:<a>:<b>`: two user ids and three separators. */
   maxConversationIdLength: 2 * 128 + 4,
   maxClientMessageIdLength: 64,
+  maxRequestIdLength: 64,
+  maxGroupNameLength: 100,
+  /** Members of a group, its owner included. */
+  maxGroupMembers: 1000,
+  /** User ids in one createGroup/addMembers/removeMembers frame. */
+  maxUsersPerFrame: 999,
+  /** Events in one history page, and a byte budget that keeps a page inside one 128 KB WebSocket message. */
+  maxHistoryPage: 100,
+  maxPageBytes: 96 * 1024,
+  /** Conversations in one sync frame. */
+  maxSyncConversations: 100,
+  /** Events a sync replays per conversation; a larger gap is answered with `gap: true` (page history instead). */
+  maxReplayEvents: 500,
+  /** Conversations in one listConversations page. */
+  maxConversationsPage: 50,
+  /** How long after sending an author may recall a message. */
+  recallWindowSeconds: 120,
+  /** Frames a connection may send per second (sustained) and at once (burst) before RATE_LIMITED. */
+  framesPerSecond: 10,
+  frameBurst: 20,
+  /** At most one typing indicator per connection and conversation in this many milliseconds; more are dropped. */
+  typingIntervalMs: 2000,
 } as const;
 
 /** User ids come from the token's `sub` (Cognito UUIDs, OIDC subjects such as `auth0|123`). No `:` allowed. */
@@ -43,7 +65,21 @@ export const ClientMessageId = z
   .regex(/^[A-Za-z0-9_-]+$/, 'client message ids use letters, digits, _ and - only');
 export type ClientMessageId = z.infer<typeof ClientMessageId>;
 
+/** Chosen by the client for a query, echoed in its response. */
+export const RequestId = z
+  .string()
+  .min(1)
+  .max(LIMITS.maxRequestIdLength)
+  .regex(/^[A-Za-z0-9_-]+$/, 'request ids use letters, digits, _ and - only');
+
+export const Seq = z.number().int().positive();
+
 const DIRECT_PREFIX = 'dm';
+export const GROUP_PREFIX = 'grp';
+
+export function isGroupConversationId(id: string): boolean {
+  return id.startsWith(`${GROUP_PREFIX}:`);
+}
 
 /** The deterministic id of the direct conversation between two users: the same whoever computes it. */
 export function directConversationId(a: UserId, b: UserId): ConversationId {
@@ -64,21 +100,172 @@ export function parseDirectConversationId(id: string): readonly [UserId, UserId]
 // ---------------------------------------------------------------------------------------------------------
 // Client -> server. API Gateway selects the route with `$request.body.action`.
 
-export const SendFrame = z.strictObject({
-  action: z.literal('send'),
-  v: z.literal(PROTOCOL_VERSION),
+const frame = <A extends string, S extends z.ZodRawShape>(action: A, shape: S) =>
+  z.strictObject({ action: z.literal(action), v: z.literal(PROTOCOL_VERSION), ...shape });
+
+const Text = z.string().min(1).max(LIMITS.maxTextLength);
+const GroupName = z
+  .string()
+  .trim()
+  .min(1)
+  .max(LIMITS.maxGroupNameLength)
+  .regex(/^[^\p{Cc}]*$/u, 'group names contain no control characters');
+const UserIds = z.array(UserId).min(1).max(LIMITS.maxUsersPerFrame);
+
+/** Post a message. */
+export const SendFrame = frame('send', {
   conversationId: ConversationId,
   clientMessageId: ClientMessageId,
-  text: z.string().min(1).max(LIMITS.maxTextLength),
+  text: Text,
 });
-export type SendFrame = z.infer<typeof SendFrame>;
+/** Replace the text of one of your messages. */
+export const EditFrame = frame('edit', {
+  conversationId: ConversationId,
+  clientMessageId: ClientMessageId,
+  targetSeq: Seq,
+  text: Text,
+});
+/** Withdraw one of your messages within the recall window (group owners and admins: any message, any time). */
+export const RecallFrame = frame('recall', {
+  conversationId: ConversationId,
+  clientMessageId: ClientMessageId,
+  targetSeq: Seq,
+});
+/** Create a group; its id is derived from you and clientMessageId, so a retried create makes one group. */
+export const CreateGroupFrame = frame('createGroup', {
+  clientMessageId: ClientMessageId,
+  name: GroupName,
+  members: z.array(UserId).max(LIMITS.maxGroupMembers - 1),
+});
+/** Owners and admins add members; only owners add admins. */
+export const AddMembersFrame = frame('addMembers', {
+  conversationId: ConversationId,
+  clientMessageId: ClientMessageId,
+  userIds: UserIds,
+  role: z.enum(['admin', 'member']).optional(),
+});
+export const RemoveMembersFrame = frame('removeMembers', {
+  conversationId: ConversationId,
+  clientMessageId: ClientMessageId,
+  userIds: UserIds,
+});
+export const LeaveFrame = frame('leave', {
+  conversationId: ConversationId,
+  clientMessageId: ClientMessageId,
+});
+export const RenameFrame = frame('rename', {
+  conversationId: ConversationId,
+  clientMessageId: ClientMessageId,
+  name: GroupName,
+});
+/** Move your read position forward (never back) to `seq`. */
+export const MarkReadFrame = frame('markRead', { conversationId: ConversationId, seq: Seq });
+/** Ephemeral: not stored, not sequenced, rate-limited. */
+export const TypingFrame = frame('typing', {
+  conversationId: ConversationId,
+  state: z.enum(['start', 'stop']),
+});
+/** One page of a conversation's events, backwards from `beforeSeq` (default: the newest) or forwards from `afterSeq`. */
+export const HistoryFrame = frame('history', {
+  requestId: RequestId,
+  conversationId: ConversationId,
+  beforeSeq: Seq.optional(),
+  afterSeq: z.number().int().min(0).optional(),
+  limit: z.number().int().min(1).max(LIMITS.maxHistoryPage).optional(),
+}).refine((f) => f.beforeSeq === undefined || f.afterSeq === undefined, {
+  message: 'give beforeSeq or afterSeq, not both',
+  path: ['afterSeq'],
+});
+/** Catch up after a reconnect: per conversation, the last sequence number you have. */
+export const SyncFrame = frame('sync', {
+  requestId: RequestId,
+  positions: z
+    .array(z.strictObject({ conversationId: ConversationId, afterSeq: z.number().int().min(0) }))
+    .min(1)
+    .max(LIMITS.maxSyncConversations),
+});
+export const ListConversationsFrame = frame('listConversations', {
+  requestId: RequestId,
+  cursor: z.string().max(512).optional(),
+  limit: z.number().int().min(1).max(LIMITS.maxConversationsPage).optional(),
+});
+export const ListMembersFrame = frame('listMembers', {
+  requestId: RequestId,
+  conversationId: ConversationId,
+});
 
-export const ClientFrame = z.discriminatedUnion('action', [SendFrame]);
+export const ClientFrame = z.union([
+  SendFrame,
+  EditFrame,
+  RecallFrame,
+  CreateGroupFrame,
+  AddMembersFrame,
+  RemoveMembersFrame,
+  LeaveFrame,
+  RenameFrame,
+  MarkReadFrame,
+  TypingFrame,
+  HistoryFrame,
+  SyncFrame,
+  ListConversationsFrame,
+  ListMembersFrame,
+]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
+export type SendFrame = z.infer<typeof SendFrame>;
+export type EditFrame = z.infer<typeof EditFrame>;
+export type RecallFrame = z.infer<typeof RecallFrame>;
+export type CreateGroupFrame = z.infer<typeof CreateGroupFrame>;
+export type AddMembersFrame = z.infer<typeof AddMembersFrame>;
+export type RemoveMembersFrame = z.infer<typeof RemoveMembersFrame>;
+export type LeaveFrame = z.infer<typeof LeaveFrame>;
+export type RenameFrame = z.infer<typeof RenameFrame>;
+export type MarkReadFrame = z.infer<typeof MarkReadFrame>;
+export type TypingFrame = z.infer<typeof TypingFrame>;
+export type HistoryFrame = z.infer<typeof HistoryFrame>;
+export type SyncFrame = z.infer<typeof SyncFrame>;
+export type ListConversationsFrame = z.infer<typeof ListConversationsFrame>;
+export type ListMembersFrame = z.infer<typeof ListMembersFrame>;
+export type ClientAction = ClientFrame['action'];
+
+/** The schema of each action's frame: validation looks the action up here, for precise errors. */
+export const CLIENT_FRAMES = {
+  send: SendFrame,
+  edit: EditFrame,
+  recall: RecallFrame,
+  createGroup: CreateGroupFrame,
+  addMembers: AddMembersFrame,
+  removeMembers: RemoveMembersFrame,
+  leave: LeaveFrame,
+  rename: RenameFrame,
+  markRead: MarkReadFrame,
+  typing: TypingFrame,
+  history: HistoryFrame,
+  sync: SyncFrame,
+  listConversations: ListConversationsFrame,
+  listMembers: ListMembersFrame,
+} as const satisfies Record<ClientAction, z.ZodType>;
+
+/** Every action, and which Lambda route serves it: the CDK stack builds the routes from this table. */
+export const ROUTES = {
+  send: 'command',
+  edit: 'command',
+  recall: 'command',
+  createGroup: 'command',
+  addMembers: 'command',
+  removeMembers: 'command',
+  leave: 'command',
+  rename: 'command',
+  markRead: 'command',
+  typing: 'ephemeral',
+  history: 'query',
+  sync: 'query',
+  listConversations: 'query',
+  listMembers: 'query',
+} as const satisfies Record<ClientAction, 'command' | 'query' | 'ephemeral'>;
+export type RouteKind = (typeof ROUTES)[ClientAction];
 
 /** Route keys of the WebSocket API, derived from the contract so CDK and handlers cannot drift. */
-export const CLIENT_ACTIONS = ClientFrame.options.map((o) => o.shape.action.value);
-export type ClientAction = ClientFrame['action'];
+export const CLIENT_ACTIONS = Object.keys(ROUTES) as ClientAction[];
 
 // ---------------------------------------------------------------------------------------------------------
 // Server -> client.
@@ -96,6 +283,16 @@ export const ErrorCode = z.enum([
   'UNSUPPORTED_VERSION',
   /** The caller is not a member of the conversation. */
   'NOT_A_MEMBER',
+  /** The caller may not do this (not the author, not an owner or admin, not a group). */
+  'NOT_ALLOWED',
+  /** The message or user named does not exist in the conversation. */
+  'NOT_FOUND',
+  /** The message was recalled, or the recall window has passed. */
+  'RECALL_WINDOW_CLOSED',
+  /** A group would exceed LIMITS.maxGroupMembers. */
+  'GROUP_TOO_LARGE',
+  /** This connection sends faster than LIMITS.framesPerSecond: slow down and retry. */
+  'RATE_LIMITED',
   /** The server could not take the frame; nothing was accepted, retry with the same clientMessageId. */
   'INTERNAL',
 ]);
@@ -108,41 +305,186 @@ export const ErrorFrame = z.strictObject({
   message: z.string(),
   /** The clientMessageId of the frame this error answers, when the frame carried a readable one. */
   clientMessageId: z.string().optional(),
+  /** The requestId of the query this error answers. */
+  requestId: z.string().optional(),
   /** Field-level problems for INVALID_FRAME: `path` is dotted, `problem` is human text. */
   details: z.array(z.strictObject({ path: z.string(), problem: z.string() })).optional(),
 });
 export type ErrorFrame = z.infer<typeof ErrorFrame>;
 
-export const ChatMessage = z.strictObject({
+const eventBase = {
   conversationId: ConversationId,
   /** Gap-free, per-conversation, starting at 1: the order every client shows. */
-  seq: z.number().int().positive(),
-  senderId: UserId,
+  seq: Seq,
+  /** When the command was accepted, ms since the epoch. */
+  at: z.number().int(),
+  /** Who did it. */
+  actorId: UserId,
+  /** The actor's idempotency key for the command. */
   clientMessageId: ClientMessageId,
+};
+const event = <K extends string, S extends z.ZodRawShape>(kind: K, shape: S) =>
+  z.strictObject({ kind: z.literal(kind), ...eventBase, ...shape });
+
+/** A chat message. In history and sync it shows its current state: edited text, or recalled (text empty). */
+export const MessageEvent = event('message', {
   text: z.string(),
-  /** When the send route accepted the frame, ms since the epoch. */
-  sentAt: z.number().int(),
+  editedAt: z.number().int().optional(),
+  recalled: z.literal(true).optional(),
 });
-export type ChatMessage = z.infer<typeof ChatMessage>;
+export const EditEvent = event('edit', { targetSeq: Seq, text: z.string() });
+export const RecallEvent = event('recall', { targetSeq: Seq });
+export const GroupCreatedEvent = event('group.created', { name: z.string(), members: z.array(UserId) });
+export const MembersAddedEvent = event('members.added', {
+  userIds: z.array(UserId),
+  role: z.enum(['admin', 'member']),
+});
+export const MembersRemovedEvent = event('members.removed', { userIds: z.array(UserId) });
+export const MemberLeftEvent = event('member.left', {});
+export const GroupRenamedEvent = event('group.renamed', { name: z.string() });
 
-/** Pushed to every connection of every member, except the connection the message was sent from. */
-export const MessageFrame = z.strictObject({
-  type: z.literal('message'),
+export const ConversationEvent = z.discriminatedUnion('kind', [
+  MessageEvent,
+  EditEvent,
+  RecallEvent,
+  GroupCreatedEvent,
+  MembersAddedEvent,
+  MembersRemovedEvent,
+  MemberLeftEvent,
+  GroupRenamedEvent,
+]);
+export type ConversationEvent = z.infer<typeof ConversationEvent>;
+export type EventKind = ConversationEvent['kind'];
+
+/** A new event in one of your conversations: to every connection of every member but the one that caused it. */
+export const EventFrame = z.strictObject({
+  type: z.literal('event'),
   v: z.literal(PROTOCOL_VERSION),
-  message: ChatMessage,
+  event: ConversationEvent,
 });
-export type MessageFrame = z.infer<typeof MessageFrame>;
+export type EventFrame = z.infer<typeof EventFrame>;
 
-/** Pushed to the sending connection once the message is stored and has its sequence number. */
+/** Your command is stored: to the connection it came from. */
 export const AckFrame = z.strictObject({
   type: z.literal('ack'),
   v: z.literal(PROTOCOL_VERSION),
   conversationId: ConversationId,
   clientMessageId: ClientMessageId,
-  seq: z.number().int().positive(),
-  sentAt: z.number().int(),
+  seq: Seq,
+  at: z.number().int(),
 });
 export type AckFrame = z.infer<typeof AckFrame>;
 
-export const ServerFrame = z.discriminatedUnion('type', [MessageFrame, AckFrame, ErrorFrame]);
+/** A member's read position moved: to the other members, and the reader's other connections. */
+export const ReceiptFrame = z.strictObject({
+  type: z.literal('receipt'),
+  v: z.literal(PROTOCOL_VERSION),
+  conversationId: ConversationId,
+  userId: UserId,
+  readSeq: z.number().int().min(0),
+});
+export type ReceiptFrame = z.infer<typeof ReceiptFrame>;
+
+/** A contact (someone you share a conversation with) came online or went offline. */
+export const PresenceFrame = z.strictObject({
+  type: z.literal('presence'),
+  v: z.literal(PROTOCOL_VERSION),
+  userId: UserId,
+  online: z.boolean(),
+  at: z.number().int(),
+});
+export type PresenceFrame = z.infer<typeof PresenceFrame>;
+
+export const TypingEventFrame = z.strictObject({
+  type: z.literal('typing'),
+  v: z.literal(PROTOCOL_VERSION),
+  conversationId: ConversationId,
+  userId: UserId,
+  state: z.enum(['start', 'stop']),
+});
+export type TypingEventFrame = z.infer<typeof TypingEventFrame>;
+
+export const HistoryPageFrame = z.strictObject({
+  type: z.literal('history'),
+  v: z.literal(PROTOCOL_VERSION),
+  requestId: RequestId,
+  conversationId: ConversationId,
+  /** Ascending by seq. */
+  events: z.array(ConversationEvent),
+  /** More events exist in the direction asked (older for beforeSeq, newer for afterSeq). */
+  hasMore: z.boolean(),
+  lastSeq: z.number().int().min(0),
+});
+export type HistoryPageFrame = z.infer<typeof HistoryPageFrame>;
+
+export const SyncResult = z.union([
+  z.strictObject({
+    conversationId: ConversationId,
+    events: z.array(ConversationEvent),
+    /** Send another sync from the last event's seq to get the rest. */
+    hasMore: z.boolean(),
+    lastSeq: z.number().int().min(0),
+  }),
+  z.strictObject({
+    conversationId: ConversationId,
+    /** More than LIMITS.maxReplayEvents were missed: page history instead. */
+    gap: z.literal(true),
+    lastSeq: z.number().int().min(0),
+  }),
+]);
+export const SyncPageFrame = z.strictObject({
+  type: z.literal('sync'),
+  v: z.literal(PROTOCOL_VERSION),
+  requestId: RequestId,
+  results: z.array(SyncResult),
+});
+export type SyncPageFrame = z.infer<typeof SyncPageFrame>;
+
+export const ConversationSummary = z.strictObject({
+  conversationId: ConversationId,
+  kind: z.enum(['direct', 'group']),
+  name: z.string().optional(),
+  lastSeq: z.number().int().min(0),
+  lastEvent: ConversationEvent.optional(),
+  readSeq: z.number().int().min(0),
+  /** Events after your read position that others caused. */
+  unread: z.number().int().min(0),
+});
+export const ConversationsPageFrame = z.strictObject({
+  type: z.literal('conversations'),
+  v: z.literal(PROTOCOL_VERSION),
+  requestId: RequestId,
+  /** Newest activity first. */
+  items: z.array(ConversationSummary),
+  nextCursor: z.string().optional(),
+});
+export type ConversationsPageFrame = z.infer<typeof ConversationsPageFrame>;
+
+export const MemberSummary = z.strictObject({
+  userId: UserId,
+  role: z.enum(['owner', 'admin', 'member']),
+  joinedAt: z.number().int(),
+  readSeq: z.number().int().min(0),
+});
+export const MembersFrame = z.strictObject({
+  type: z.literal('members'),
+  v: z.literal(PROTOCOL_VERSION),
+  requestId: RequestId,
+  conversationId: ConversationId,
+  members: z.array(MemberSummary),
+});
+export type MembersFrame = z.infer<typeof MembersFrame>;
+
+export const ServerFrame = z.discriminatedUnion('type', [
+  EventFrame,
+  AckFrame,
+  ReceiptFrame,
+  PresenceFrame,
+  TypingEventFrame,
+  HistoryPageFrame,
+  SyncPageFrame,
+  ConversationsPageFrame,
+  MembersFrame,
+  ErrorFrame,
+]);
 export type ServerFrame = z.infer<typeof ServerFrame>;

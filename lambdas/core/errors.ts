@@ -7,14 +7,22 @@ import type { ErrorCode } from '../../protocol';
 
 export type ErrorDetail = { readonly path: string; readonly problem: string };
 
+/** Which frame an error answers: its clientMessageId (commands) or requestId (queries), when readable. */
+export interface FrameRef {
+  readonly clientMessageId?: string | undefined;
+  readonly requestId?: string | undefined;
+}
+
 export abstract class HeraldError extends Error {
   abstract readonly code: ErrorCode;
   constructor(
     message: string,
-    /** The clientMessageId of the frame being answered, when it had a readable one. */
-    readonly clientMessageId?: string,
+    readonly ref: FrameRef = {},
   ) {
     super(message);
+  }
+  get clientMessageId(): string | undefined {
+    return this.ref.clientMessageId;
   }
 }
 
@@ -27,16 +35,41 @@ export class InvalidFrameError extends HeraldError {
       'MALFORMED_JSON' | 'UNKNOWN_ACTION' | 'INVALID_FRAME' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_VERSION'
     >,
     message: string,
-    clientMessageId?: string,
+    ref: FrameRef = {},
     readonly details?: readonly ErrorDetail[],
   ) {
-    super(message, clientMessageId);
+    super(message, ref);
   }
 }
 
 export class NotAMemberError extends HeraldError {
   override readonly name = 'NotAMemberError';
   readonly code = 'NOT_A_MEMBER' as const;
+}
+
+export class NotAllowedError extends HeraldError {
+  override readonly name = 'NotAllowedError';
+  readonly code = 'NOT_ALLOWED' as const;
+}
+
+export class NotFoundError extends HeraldError {
+  override readonly name = 'NotFoundError';
+  readonly code = 'NOT_FOUND' as const;
+}
+
+export class RecallWindowClosedError extends HeraldError {
+  override readonly name = 'RecallWindowClosedError';
+  readonly code = 'RECALL_WINDOW_CLOSED' as const;
+}
+
+export class GroupTooLargeError extends HeraldError {
+  override readonly name = 'GroupTooLargeError';
+  readonly code = 'GROUP_TOO_LARGE' as const;
+}
+
+export class RateLimitedError extends HeraldError {
+  override readonly name = 'RateLimitedError';
+  readonly code = 'RATE_LIMITED' as const;
 }
 
 /** The token on $connect is missing, malformed, expired, badly signed or for another issuer or audience. */

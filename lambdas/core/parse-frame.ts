@@ -1,4 +1,11 @@
-import { CLIENT_ACTIONS, ClientFrame, LIMITS, PROTOCOL_VERSION } from '../../protocol';
+import {
+  CLIENT_ACTIONS,
+  CLIENT_FRAMES,
+  type ClientAction,
+  type ClientFrame,
+  LIMITS,
+  PROTOCOL_VERSION,
+} from '../../protocol';
 import { InvalidFrameError } from './errors';
 
 const utf8 = new TextEncoder();
@@ -17,7 +24,6 @@ export function parseClientFrame(body: string | null | undefined): ClientFrame {
     throw new InvalidFrameError(
       'PAYLOAD_TOO_LARGE',
       `The frame is larger than ${LIMITS.maxFrameBytes} bytes.`,
-      undefined,
     );
   }
   let json: unknown;
@@ -30,24 +36,25 @@ export function parseClientFrame(body: string | null | undefined): ClientFrame {
     throw new InvalidFrameError('MALFORMED_JSON', 'The frame must be a JSON object.');
   }
   const fields = json as Record<string, unknown>;
-  const clientMessageId = readableClientMessageId(fields.clientMessageId);
+  const clientMessageId = readableId(fields.clientMessageId);
+  const requestId = readableId(fields.requestId);
   const action = fields.action;
   if (typeof action !== 'string' || !(CLIENT_ACTIONS as readonly string[]).includes(action)) {
     const shown = typeof action === 'string' ? `"${action.slice(0, 40)}"` : 'missing';
     throw new InvalidFrameError(
       'UNKNOWN_ACTION',
       `Unknown action (${shown}): expected one of ${CLIENT_ACTIONS.join(', ')}.`,
-      clientMessageId,
+      { clientMessageId, requestId },
     );
   }
   if (fields.v !== PROTOCOL_VERSION) {
     throw new InvalidFrameError(
       'UNSUPPORTED_VERSION',
       `Protocol version ${JSON.stringify(fields.v ?? null)} is not supported: send "v": ${PROTOCOL_VERSION}.`,
-      clientMessageId,
+      { clientMessageId, requestId },
     );
   }
-  const parsed = ClientFrame.safeParse(json);
+  const parsed = CLIENT_FRAMES[action as ClientAction].safeParse(json);
   if (!parsed.success) {
     const details = parsed.error.issues.map((issue) => ({
       path: issue.path.map(String).join('.') || '(frame)',
@@ -56,14 +63,14 @@ export function parseClientFrame(body: string | null | undefined): ClientFrame {
     throw new InvalidFrameError(
       'INVALID_FRAME',
       `The ${action} frame is invalid: ${details.map((d) => `${d.path}: ${d.problem}`).join('; ')}`,
-      clientMessageId,
+      { clientMessageId, requestId },
       details,
     );
   }
-  return parsed.data;
+  return parsed.data as ClientFrame;
 }
 
 /** Echo a clientMessageId back only when it is a sane string: never reflect arbitrary input. */
-function readableClientMessageId(value: unknown): string | undefined {
+function readableId(value: unknown): string | undefined {
   return typeof value === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(value) ? value : undefined;
 }

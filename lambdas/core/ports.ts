@@ -2,8 +2,8 @@
  * The small interfaces the domain core needs from the outside world. AWS adapters implement them in
  * `lambdas/adapters`; in-memory fakes implement them for unit tests.
  */
-import type { ChatMessage, ConversationId, ServerFrame, UserId } from '../../protocol';
-import type { QueuedMessage } from './queued-message';
+import type { ConversationEvent, ConversationId, ServerFrame, UserId } from '../../protocol';
+import type { QueuedCommand } from './commands';
 
 export interface Clock {
   /** Milliseconds since the epoch. */
@@ -26,29 +26,83 @@ export interface ConnectionStore {
   listByUser(userId: UserId): Promise<string[]>;
 }
 
+export type MemberRole = 'owner' | 'admin' | 'member';
+
+export interface MemberRecord {
+  readonly userId: UserId;
+  readonly role: MemberRole;
+  readonly joinedAt: number;
+  /** The member's read position: events up to it are read. */
+  readonly readSeq: number;
+}
+
+export interface ConversationRecord {
+  readonly conversationId: ConversationId;
+  readonly kind: 'direct' | 'group';
+  readonly name?: string;
+  readonly lastSeq: number;
+  readonly memberCount: number;
+  readonly createdBy?: UserId;
+}
+
 export interface MembershipDirectory {
   isMember(conversationId: ConversationId, userId: UserId): Promise<boolean>;
   listMembers(conversationId: ConversationId): Promise<UserId[]>;
 }
 
-export interface MessageQueue {
-  /** FIFO per conversation; a retried enqueue of the same (sender, clientMessageId) is dropped by the queue. */
-  enqueue(message: QueuedMessage): Promise<void>;
+export interface CommandQueue {
+  /** FIFO per conversation; a retried enqueue of the same command is dropped by the queue for 5 minutes. */
+  enqueue(command: QueuedCommand): Promise<void>;
+}
+
+/** The effects stored atomically with an event. */
+export interface AppendEffects {
+  /** Conversation fields to set. */
+  readonly conversation?: {
+    readonly kind?: 'direct' | 'group';
+    readonly name?: string;
+    readonly createdBy?: UserId;
+  };
+  /** Change of the member count (conditioned on staying within LIMITS.maxGroupMembers). */
+  readonly memberCountDelta?: number;
+  /** The message an edit or recall changes: its stored state follows, conditioned on it not being recalled. */
+  readonly updateMessage?: {
+    readonly seq: number;
+    readonly change: { readonly edit: { text: string; editedAt: number } } | { readonly recall: true };
+  };
 }
 
 export interface AppendResult {
-  readonly message: ChatMessage;
-  /** True when this (sender, clientMessageId) was stored before: the original message is returned. */
+  readonly event: ConversationEvent;
+  /** True when this (actor, clientMessageId) was stored before: the original event is returned. */
   readonly duplicate: boolean;
 }
 
-export interface MessageStore {
+/** Distributes the `Omit` over the union, so each event kind keeps its own fields. */
+export type UnsequencedEvent = ConversationEvent extends infer E
+  ? E extends ConversationEvent
+    ? Omit<E, 'seq'>
+    : never
+  : never;
+
+export interface EventStore {
+  getConversation(conversationId: ConversationId): Promise<ConversationRecord | undefined>;
+  getMember(conversationId: ConversationId, userId: UserId): Promise<MemberRecord | undefined>;
+  listMemberRecords(conversationId: ConversationId): Promise<MemberRecord[]>;
+  /** The event stored for this (actor, clientMessageId), if any. */
+  findEvent(conversationId: ConversationId, idempotencyKey: string): Promise<ConversationEvent | undefined>;
+  /** Writes member rows (idempotent: the same rows again change nothing). */
+  putMembers(conversationId: ConversationId, members: readonly MemberRecord[]): Promise<void>;
+  deleteMembers(conversationId: ConversationId, userIds: readonly UserId[]): Promise<void>;
+  /** One stored event, in its current state (a message shows its edits and recall). */
+  getEvent(conversationId: ConversationId, seq: number): Promise<ConversationEvent | undefined>;
   /**
-   * Stores the message under the conversation's next sequence number, atomically with the sequence counter
-   * and the (sender, clientMessageId) idempotency record. `members` are recorded as the conversation's members
-   * when the conversation is new (direct conversations come into being with their first message).
+   * Stores the event under the conversation's next sequence number, atomically with the sequence counter, the
+   * (actor, clientMessageId) idempotency record and the effects. A repeat returns the original event.
    */
-  append(message: QueuedMessage, members: readonly UserId[]): Promise<AppendResult>;
+  append(event: UnsequencedEvent, effects?: AppendEffects): Promise<AppendResult>;
+  /** Moves a member's read position forward; the new position, or undefined when it was already there. */
+  advanceRead(conversationId: ConversationId, userId: UserId, seq: number): Promise<number | undefined>;
 }
 
 export type PostOutcome = 'delivered' | 'gone';

@@ -2,11 +2,11 @@ import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambd
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { DeadLetterRecord } from '../adapters/sqs-dead-letter';
-import { type DeliverMessageDeps, deliverMessage } from '../core/deliver-message';
-import { QueuedMessage } from '../core/queued-message';
+import { type ApplyDeps, applyCommand } from '../core/apply-command';
+import { QueuedCommand } from '../core/commands';
 import { deliverDeps, logger, metrics } from '../wiring';
 
-export type DeliverHandlerDeps = DeliverMessageDeps & {
+export type DeliverHandlerDeps = ApplyDeps & {
   readonly deadLetter: { forward(record: DeadLetterRecord): Promise<void> };
 };
 
@@ -32,29 +32,28 @@ async function handleRecord(deps: DeliverHandlerDeps, record: SQSRecord): Promis
     metrics.addMetric('PoisonMessages', MetricUnit.Count, 1);
     return;
   }
-  const { conversationId, clientMessageId } = queued.data;
-  const report = await deliverMessage(deps, queued.data);
-  logger.info('message delivered', {
-    conversationId,
-    clientMessageId,
-    sqsMessageId: record.messageId,
-    ...report,
-  });
-  metrics.addMetric('MessagesStored', MetricUnit.Count, report.duplicate ? 0 : 1);
-  metrics.addMetric('Pushes', MetricUnit.Count, report.delivered);
-  metrics.addMetric('GoneConnections', MetricUnit.Count, report.gone);
+  const { conversationId, kind } = queued.data;
+  const report = await applyCommand(deps, queued.data);
+  logger.info('command applied', { conversationId, kind, sqsMessageId: record.messageId, ...report });
+  metrics.addMetric('EventsStored', MetricUnit.Count, report.outcome === 'stored' ? 1 : 0);
+  if (report.outcome === 'refused') {
+    metrics.addMetric('CommandsRefused', MetricUnit.Count, 1);
+  } else {
+    metrics.addMetric('Pushes', MetricUnit.Count, report.delivered);
+    metrics.addMetric('GoneConnections', MetricUnit.Count, report.gone);
+  }
 }
 
 function parseBody(
   body: string,
-): { success: true; data: QueuedMessage } | { success: false; reason: string } {
+): { success: true; data: QueuedCommand } | { success: false; reason: string } {
   let json: unknown;
   try {
     json = JSON.parse(body);
   } catch {
     return { success: false, reason: 'body is not JSON' };
   }
-  const parsed = QueuedMessage.safeParse(json);
+  const parsed = QueuedCommand.safeParse(json);
   if (parsed.success) return parsed;
   return {
     success: false,

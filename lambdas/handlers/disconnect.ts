@@ -1,23 +1,40 @@
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import { z } from 'zod';
+import { UserId } from '../../protocol';
 import { removeConnection } from '../core/connections';
 import type { ConnectionStore } from '../core/ports';
-import { connectionDeps, logger } from '../wiring';
+import { announceOffline, type PresenceDeps } from '../core/presence';
+import { connectionDeps, logger, presenceDeps } from '../wiring';
 import type { RouteResponse } from './websocket-context';
 
-const DisconnectContext = z.object({ connectionId: z.string().min(1) });
+const DisconnectContext = z.object({
+  connectionId: z.string().min(1),
+  authorizer: z.object({ userId: UserId }).optional().catch(undefined),
+});
 
 /**
  * $disconnect: best effort on AWS (it may never arrive), which is why connection rows also carry a TTL and
- * delivery deletes rows that answer 410 Gone.
+ * activity, and delivery deletes rows that answer 410 Gone. Tells contacts the user went offline when no
+ * live connection remains.
  */
 export const createDisconnectHandler =
-  (deps: () => { connections: ConnectionStore }) =>
+  (deps: () => { connections: ConnectionStore; presence?: PresenceDeps }) =>
   async (event: APIGatewayProxyWebsocketEventV2): Promise<RouteResponse> => {
-    const { connectionId } = DisconnectContext.parse(event.requestContext);
-    await removeConnection(deps().connections, connectionId);
+    const { connectionId, authorizer } = DisconnectContext.parse(event.requestContext);
+    const d = deps();
+    await removeConnection(d.connections, connectionId);
     logger.info('disconnected', { connectionId });
+    if (d.presence && authorizer) {
+      try {
+        const report = await announceOffline(d.presence, authorizer.userId, {
+          exceptConnectionId: connectionId,
+        });
+        if (report.announced && report.failed > 0) logger.warn('presence partly announced', { ...report });
+      } catch (error) {
+        logger.error('presence not announced', { connectionId, error });
+      }
+    }
     return { statusCode: 200 };
   };
 
-export const handler = createDisconnectHandler(connectionDeps);
+export const handler = createDisconnectHandler(() => ({ ...connectionDeps(), presence: presenceDeps() }));

@@ -19,6 +19,8 @@ export interface HeraldAlarmsProps {
   readonly deliveryFunction: IFunction;
   readonly queue: IQueue;
   readonly deadLetterQueue: IQueue;
+  /** Other dead-letter queues to alarm on, by name (e.g. the fan-out pipeline's). @default - none */
+  readonly otherDeadLetterQueues?: Readonly<Record<string, IQueue>>;
 
   /**
    * Where the handlers publish custom metrics (Powertools EMF): the send route counts the frames it answered
@@ -73,6 +75,21 @@ export class HeraldAlarms extends Construct {
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
 
+    const otherDeadLetters: Alarm[] = Object.entries(props.otherDeadLetterQueues ?? {}).map(
+      ([name, queue]) =>
+        new Alarm(this, `${pascal(name)}DeadLetterMessages`, {
+          alarmDescription: `Herald: messages reached the ${name} dead-letter queue. Inspect, then redrive.`,
+          metric: queue.metricApproximateNumberOfMessagesVisible({
+            period: Duration.minutes(1),
+            statistic: 'Maximum',
+          }),
+          threshold: 1,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: 1,
+          treatMissingData: TreatMissingData.NOT_BREACHING,
+        }),
+    );
+
     const functionErrors: Record<string, Alarm> = {};
     for (const [name, fn] of Object.entries(props.functions)) {
       functionErrors[name] = new Alarm(this, `${pascal(name)}Errors`, {
@@ -125,6 +142,7 @@ export class HeraldAlarms extends Construct {
 
     this.all = [
       this.deadLetterMessages,
+      ...otherDeadLetters,
       ...Object.values(functionErrors),
       this.internalErrors,
       this.deliveryThrottles,

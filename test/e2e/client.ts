@@ -2,7 +2,9 @@
 import { inject } from 'vitest';
 import WebSocket from 'ws';
 import { mintToken, readSigningSecret } from '../../local/tokens';
-import { type AckFrame, type ChatMessage, type ErrorFrame, ServerFrame } from '../../protocol';
+import { type AckFrame, type ConversationEvent, type ErrorFrame, ServerFrame } from '../../protocol';
+
+type MessageEvent = Extract<ConversationEvent, { kind: 'message' }>;
 
 const target = () => inject('heraldTarget');
 let secret: Promise<string> | undefined;
@@ -69,9 +71,15 @@ export class TestClient {
     this.send({ action: 'send', v: 1, conversationId, clientMessageId, text });
   }
 
-  messages(conversationId?: string): ChatMessage[] {
+  events(conversationId?: string): ConversationEvent[] {
     return this.frames
-      .flatMap((f) => (f.type === 'message' ? [f.message] : []))
+      .flatMap((f) => (f.type === 'event' ? [f.event] : []))
+      .filter((e) => conversationId === undefined || e.conversationId === conversationId);
+  }
+
+  messages(conversationId?: string): MessageEvent[] {
+    return this.frames
+      .flatMap((f) => (f.type === 'event' && f.event.kind === 'message' ? [f.event] : []))
       .filter((m) => conversationId === undefined || m.conversationId === conversationId);
   }
   acks(): AckFrame[] {

@@ -75,9 +75,9 @@ describe('direct messages', () => {
     await ann.until(() => expect(ann.acks()).toHaveLength(1));
     await bob.until(() => expect(bob.acks()).toHaveLength(1));
 
-    expect(bob.messages()[0]).toMatchObject({ conversationId, seq: 1, senderId: a, text: 'Hi Bob' });
+    expect(bob.messages()[0]).toMatchObject({ conversationId, seq: 1, actorId: a, text: 'Hi Bob' });
     expect(ann.acks()[0]).toMatchObject({ conversationId, clientMessageId: 'hello-1', seq: 1 });
-    expect(ann.messages()[0]).toMatchObject({ seq: 2, senderId: b, text: 'Hi Ann' });
+    expect(ann.messages()[0]).toMatchObject({ seq: 2, actorId: b, text: 'Hi Ann' });
     expect(bob.acks()[0]).toMatchObject({ clientMessageId: 'reply-1', seq: 2 });
   });
 
@@ -221,7 +221,7 @@ describe.runIf(local)('behind the API (local cloud only)', () => {
         ExpressionAttributeValues: { ':c': conversationId },
       }),
     )) ?? { Items: [] };
-    expect(Items).toEqual([expect.objectContaining({ seq: 1, senderId: a, text: 'Are you there?' })]);
+    expect(Items).toEqual([expect.objectContaining({ seq: 1, actorId: a, text: 'Are you there?' })]);
     expect(ned.messages()).toEqual([]);
   });
 

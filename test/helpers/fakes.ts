@@ -1,18 +1,30 @@
 /** In-memory implementations of the core's ports: for unit tests of the domain core only. */
 
+import type { ApplyDeps } from '../../lambdas/core/apply-command';
+import { idempotencyKey, type QueuedCommand } from '../../lambdas/core/commands';
+import { GroupTooLargeError, RecallWindowClosedError } from '../../lambdas/core/errors';
 import type {
+  AppendEffects,
   AppendResult,
   Clock,
+  CommandQueue,
   ConnectionRecord,
   ConnectionStore,
+  ConversationRecord,
+  EventStore,
+  MemberRecord,
   MembershipDirectory,
-  MessageQueue,
-  MessageStore,
   Notifier,
   PostOutcome,
+  UnsequencedEvent,
 } from '../../lambdas/core/ports';
-import { idempotencyKey, type QueuedMessage } from '../../lambdas/core/queued-message';
-import type { ChatMessage, ConversationId, ServerFrame, UserId } from '../../protocol';
+import {
+  type ConversationEvent,
+  type ConversationId,
+  LIMITS,
+  type ServerFrame,
+  type UserId,
+} from '../../protocol';
 
 export class FixedClock implements Clock {
   constructor(public time = 1_760_000_000_000) {}
@@ -58,38 +70,108 @@ export class InMemoryDirectory implements MembershipDirectory {
   }
 }
 
-export class InMemoryQueue implements MessageQueue {
-  readonly sent: QueuedMessage[] = [];
+export class InMemoryQueue implements CommandQueue {
+  readonly sent: QueuedCommand[] = [];
   failWith: Error | undefined;
-  async enqueue(message: QueuedMessage): Promise<void> {
+  async enqueue(message: QueuedCommand): Promise<void> {
     if (this.failWith) throw this.failWith;
     this.sent.push(message);
   }
 }
 
-/** Mirrors the DynamoDB store's contract: gap-free sequence, one message per (sender, clientMessageId). */
-export class InMemoryMessageStore implements MessageStore {
-  readonly byConversation = new Map<ConversationId, ChatMessage[]>();
-  readonly keys = new Map<string, ChatMessage>();
-  readonly membersRecorded = new Map<ConversationId, readonly UserId[]>();
-  async append(queued: QueuedMessage, members: readonly UserId[]): Promise<AppendResult> {
-    const key = `${queued.conversationId}|${idempotencyKey(queued)}`;
-    const existing = this.keys.get(key);
-    if (existing) return { message: existing, duplicate: true };
-    const list = this.byConversation.get(queued.conversationId) ?? [];
-    const message: ChatMessage = {
-      conversationId: queued.conversationId,
-      seq: list.length + 1,
-      senderId: queued.senderId,
-      clientMessageId: queued.clientMessageId,
-      text: queued.text,
-      sentAt: queued.sentAt,
-    };
-    list.push(message);
-    this.byConversation.set(queued.conversationId, list);
-    this.keys.set(key, message);
-    if (message.seq === 1) this.membersRecorded.set(queued.conversationId, members);
-    return { message, duplicate: false };
+/** Mirrors DynamoEventStore's contract: gap-free sequence, one event per (actor, clientMessageId), effects. */
+export class InMemoryEventStore implements EventStore {
+  readonly conversations = new Map<ConversationId, ConversationRecord>();
+  readonly events = new Map<ConversationId, ConversationEvent[]>();
+  readonly keys = new Map<string, number>();
+  readonly members = new Map<ConversationId, Map<UserId, MemberRecord>>();
+
+  async getConversation(id: ConversationId) {
+    return this.conversations.get(id);
+  }
+  async getMember(id: ConversationId, userId: UserId) {
+    return this.members.get(id)?.get(userId);
+  }
+  async listMemberRecords(id: ConversationId) {
+    return [...(this.members.get(id)?.values() ?? [])];
+  }
+  async findEvent(id: ConversationId, key: string) {
+    const seq = this.keys.get(`${id}|${key}`);
+    return seq === undefined ? undefined : this.getEvent(id, seq);
+  }
+  async getEvent(id: ConversationId, seq: number) {
+    return this.events.get(id)?.[seq - 1];
+  }
+  async putMembers(id: ConversationId, records: readonly MemberRecord[]) {
+    const map = this.members.get(id) ?? new Map<UserId, MemberRecord>();
+    for (const r of records) {
+      const existing = map.get(r.userId);
+      map.set(r.userId, existing ? { ...r, joinedAt: existing.joinedAt, readSeq: existing.readSeq } : r);
+    }
+    this.members.set(id, map);
+  }
+  async deleteMembers(id: ConversationId, userIds: readonly UserId[]) {
+    for (const u of userIds) this.members.get(id)?.delete(u);
+  }
+  async append(event: UnsequencedEvent, effects: AppendEffects = {}): Promise<AppendResult> {
+    const key = `${event.conversationId}|${idempotencyKey(event)}`;
+    const seen = this.keys.get(key);
+    if (seen !== undefined) {
+      const original = await this.getEvent(event.conversationId, seen);
+      if (original) return { event: original, duplicate: true };
+    }
+    const list = this.events.get(event.conversationId) ?? [];
+    const current = this.conversations.get(event.conversationId);
+    const memberCount = (current?.memberCount ?? 0) + (effects.memberCountDelta ?? 0);
+    if (memberCount > LIMITS.maxGroupMembers) throw new GroupTooLargeError('too many', {});
+    if (effects.updateMessage) {
+      const target = list[effects.updateMessage.seq - 1];
+      if (!target || target.kind !== 'message' || target.recalled)
+        throw new RecallWindowClosedError('recalled', {});
+      const change = effects.updateMessage.change;
+      list[effects.updateMessage.seq - 1] =
+        'edit' in change
+          ? { ...target, text: change.edit.text, editedAt: change.edit.editedAt }
+          : { ...target, text: '', recalled: true };
+    }
+    const stored = { ...event, seq: list.length + 1 } as ConversationEvent;
+    list.push(stored);
+    this.events.set(event.conversationId, list);
+    this.keys.set(key, stored.seq);
+    this.conversations.set(event.conversationId, {
+      conversationId: event.conversationId,
+      kind: effects.conversation?.kind ?? current?.kind ?? 'direct',
+      ...((effects.conversation?.name ?? current?.name) === undefined
+        ? {}
+        : { name: effects.conversation?.name ?? current?.name }),
+      lastSeq: stored.seq,
+      memberCount,
+    });
+    const actor = this.members.get(event.conversationId)?.get(event.actorId);
+    if (actor && stored.kind !== 'member.left') {
+      this.members.get(event.conversationId)?.set(event.actorId, { ...actor, readSeq: stored.seq });
+    }
+    return { event: stored, duplicate: false };
+  }
+  async advanceRead(id: ConversationId, userId: UserId, seq: number) {
+    const member = this.members.get(id)?.get(userId);
+    if (!member || member.readSeq >= seq) return undefined;
+    this.members.get(id)?.set(userId, { ...member, readSeq: seq });
+    return seq;
+  }
+  messages(id: ConversationId) {
+    return (this.events.get(id) ?? []).filter((e) => e.kind === 'message');
+  }
+}
+
+/** A directory over the in-memory store's member rows (as DynamoMembershipDirectory reads the same table). */
+export class StoreDirectory implements MembershipDirectory {
+  constructor(private readonly store: InMemoryEventStore) {}
+  async isMember(id: ConversationId, userId: UserId) {
+    return this.store.members.get(id)?.has(userId) ?? false;
+  }
+  async listMembers(id: ConversationId) {
+    return [...(this.store.members.get(id)?.keys() ?? [])];
   }
 }
 
@@ -118,16 +200,135 @@ export class RecordingNotifier implements Notifier {
   }
 }
 
-export function queuedMessage(overrides: Partial<QueuedMessage> = {}): QueuedMessage {
+export function sendCommand(
+  overrides: Partial<Extract<QueuedCommand, { kind: 'send' }>> = {},
+): QueuedCommand {
   return {
-    kind: 'chat.message',
+    kind: 'send',
     v: 1,
     conversationId: 'dm:alice:bob',
-    senderId: 'alice',
-    senderConnectionId: 'conn-alice-1',
+    actorId: 'alice',
+    connectionId: 'conn-alice-1',
     clientMessageId: 'm-1',
     text: 'hello',
-    sentAt: 1_760_000_000_000,
+    at: 1_760_000_000_000,
     ...overrides,
   };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Builders for every queued command kind, and a delivery-side harness (store, directory over its member rows,
+// connections, notifier, clock) for tests of applyCommand and the deliver handler.
+
+export type CommandOf<K extends QueuedCommand['kind']> = Extract<QueuedCommand, { kind: K }>;
+
+/** The `at` of every built command unless overridden (the same instant as FixedClock's default). */
+export const T0 = 1_760_000_000_000;
+
+const commandBase = {
+  v: 1,
+  conversationId: 'dm:alice:bob',
+  actorId: 'alice',
+  connectionId: 'conn-alice-1',
+  at: T0,
+} as const;
+
+export function editCommand(overrides: Partial<CommandOf<'edit'>> = {}): CommandOf<'edit'> {
+  return { kind: 'edit', ...commandBase, clientMessageId: 'e-1', targetSeq: 1, text: 'edited', ...overrides };
+}
+
+export function recallCommand(overrides: Partial<CommandOf<'recall'>> = {}): CommandOf<'recall'> {
+  return { kind: 'recall', ...commandBase, clientMessageId: 'r-1', targetSeq: 1, ...overrides };
+}
+
+export function createGroupCommand(
+  overrides: Partial<CommandOf<'createGroup'>> = {},
+): CommandOf<'createGroup'> {
+  return {
+    kind: 'createGroup',
+    ...commandBase,
+    conversationId: 'grp:test',
+    clientMessageId: 'g-1',
+    name: 'Team',
+    members: [],
+    ...overrides,
+  };
+}
+
+export function addMembersCommand(overrides: Partial<CommandOf<'addMembers'>> = {}): CommandOf<'addMembers'> {
+  return {
+    kind: 'addMembers',
+    ...commandBase,
+    conversationId: 'grp:test',
+    clientMessageId: 'add-1',
+    userIds: ['dave'],
+    role: 'member',
+    ...overrides,
+  };
+}
+
+export function removeMembersCommand(
+  overrides: Partial<CommandOf<'removeMembers'>> = {},
+): CommandOf<'removeMembers'> {
+  return {
+    kind: 'removeMembers',
+    ...commandBase,
+    conversationId: 'grp:test',
+    clientMessageId: 'rm-1',
+    userIds: ['bob'],
+    ...overrides,
+  };
+}
+
+export function leaveCommand(overrides: Partial<CommandOf<'leave'>> = {}): CommandOf<'leave'> {
+  return {
+    kind: 'leave',
+    ...commandBase,
+    conversationId: 'grp:test',
+    clientMessageId: 'leave-1',
+    ...overrides,
+  };
+}
+
+export function renameCommand(overrides: Partial<CommandOf<'rename'>> = {}): CommandOf<'rename'> {
+  return {
+    kind: 'rename',
+    ...commandBase,
+    conversationId: 'grp:test',
+    clientMessageId: 'ren-1',
+    name: 'Renamed',
+    ...overrides,
+  };
+}
+
+export function markReadCommand(overrides: Partial<CommandOf<'markRead'>> = {}): CommandOf<'markRead'> {
+  return { kind: 'markRead', ...commandBase, seq: 1, ...overrides };
+}
+
+export interface DeliveryHarness {
+  readonly store: InMemoryEventStore;
+  readonly directory: StoreDirectory;
+  readonly connections: InMemoryConnectionStore;
+  readonly notifier: RecordingNotifier;
+  readonly clock: FixedClock;
+  readonly deps: ApplyDeps;
+}
+
+/** The delivery side over in-memory fakes; membership is read from the store's own member rows. */
+export function deliveryHarness(
+  options: { concurrency?: number; recallWindowMs?: number; notifier?: RecordingNotifier } = {},
+): DeliveryHarness {
+  const store = new InMemoryEventStore();
+  const directory = new StoreDirectory(store);
+  const connections = new InMemoryConnectionStore();
+  const notifier = options.notifier ?? new RecordingNotifier();
+  const clock = new FixedClock(T0);
+  const deps: ApplyDeps = {
+    store,
+    directory,
+    push: { connections, notifier, concurrency: options.concurrency ?? 8 },
+    clock,
+    ...(options.recallWindowMs === undefined ? {} : { recallWindowMs: options.recallWindowMs }),
+  };
+  return { store, directory, connections, notifier, clock, deps };
 }

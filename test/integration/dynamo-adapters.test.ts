@@ -1,11 +1,13 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoConnectionStore } from '../../lambdas/adapters/dynamo-connection-store';
+import { DynamoEventStore } from '../../lambdas/adapters/dynamo-event-store';
 import { DynamoMembershipDirectory } from '../../lambdas/adapters/dynamo-membership-directory';
-import { DynamoMessageStore } from '../../lambdas/adapters/dynamo-message-store';
 import { INDEX } from '../../lambdas/config';
 import { registerConnection } from '../../lambdas/core/connections';
-import { FixedClock, queuedMessage } from '../helpers/fakes';
+import { GroupTooLargeError, RecallWindowClosedError } from '../../lambdas/core/errors';
+import type { UnsequencedEvent } from '../../lambdas/core/ports';
+import { FixedClock } from '../helpers/fakes';
 import { createHeraldTables, documentClient, type HeraldTableNames, runId } from '../helpers/provision';
 
 let tables: HeraldTableNames;
@@ -66,58 +68,153 @@ describe('DynamoConnectionStore (DynamoDB Local)', () => {
   });
 });
 
-describe('DynamoMessageStore (DynamoDB Local)', () => {
-  const store = () => new DynamoMessageStore(db, tables.conversations, tables.messages, clock);
+describe('DynamoEventStore (DynamoDB Local)', () => {
+  const store = () => new DynamoEventStore(db, tables.conversations, tables.messages, clock);
+  const message = (conversationId: string, clientMessageId: string, over: Partial<UnsequencedEvent> = {}) =>
+    ({
+      kind: 'message',
+      conversationId,
+      actorId: 'alice',
+      clientMessageId,
+      at: clock.time,
+      text: 'hello',
+      ...over,
+    }) as UnsequencedEvent;
 
-  it('gives a conversation’s messages gap-free sequence numbers starting at 1', async () => {
+  it('gives a conversation’s events gap-free sequence numbers starting at 1, and keeps the meta row', async () => {
     const conversationId = `dm:a${runId()}:b`;
     const seqs = [];
-    for (const id of ['m1', 'm2', 'm3']) {
-      seqs.push(
-        (await store().append(queuedMessage({ conversationId, clientMessageId: id }), [])).message.seq,
-      );
-    }
+    for (const id of ['m1', 'm2', 'm3'])
+      seqs.push((await store().append(message(conversationId, id))).event.seq);
     expect(seqs).toEqual([1, 2, 3]);
-    const { Item } = await db.send(
-      new GetCommand({ TableName: tables.messages, Key: { conversationId, seq: 2 } }),
-    );
-    expect(Item).toMatchObject({
-      conversationId,
+    expect(await store().getEvent(conversationId, 2)).toMatchObject({
+      kind: 'message',
       seq: 2,
       clientMessageId: 'm2',
-      text: 'hello',
-      storedAt: clock.time,
     });
+    expect(await store().getConversation(conversationId)).toMatchObject({ lastSeq: 3, kind: 'direct' });
   });
 
-  it('stores a redelivered (sender, clientMessageId) once and returns the original', async () => {
+  it('stores a repeated (actor, clientMessageId) once and returns the original', async () => {
     const conversationId = `dm:a${runId()}:b`;
-    const first = await store().append(queuedMessage({ conversationId, text: 'original' }), []);
-    const again = await store().append(queuedMessage({ conversationId, text: 'retry', sentAt: 5 }), []);
-    expect(again).toEqual({ message: first.message, duplicate: true });
-    expect(again.message.text).toBe('original');
-    const next = await store().append(queuedMessage({ conversationId, clientMessageId: 'other' }), []);
-    expect(next.message.seq).toBe(2); // the duplicate consumed no sequence number
+    const first = await store().append(message(conversationId, 'once', { text: 'original' }));
+    const again = await store().append(message(conversationId, 'once', { text: 'retry' }));
+    expect(again).toEqual({ event: first.event, duplicate: true });
+    expect(await store().findEvent(conversationId, 'alice/once')).toEqual(first.event);
+    expect((await store().append(message(conversationId, 'other'))).event.seq).toBe(2);
   });
 
   it('keeps sequences gap-free when two writers race on one conversation', async () => {
     const conversationId = `grp:race-${runId()}`;
     const results = await Promise.allSettled(
-      ['r1', 'r2'].map((id) => store().append(queuedMessage({ conversationId, clientMessageId: id }), [])),
+      ['r1', 'r2'].map((id) => store().append(message(conversationId, id))),
     );
-    const stored = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.message.seq] : []));
+    const stored = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.event.seq] : []));
     expect(stored.sort()).toEqual([1, 2]);
   });
 
-  it('records the members of a conversation with its first message, readable through the byMember index', async () => {
-    const a = `a${runId()}`;
-    const conversationId = `dm:${a}:zed`;
-    await store().append(queuedMessage({ conversationId, senderId: a }), [a, 'zed']);
-    await store().append(queuedMessage({ conversationId, senderId: a, clientMessageId: 'm2' }), [a, 'zed']);
+  it('edits and recalls a message in place, atomically with the edit/recall event', async () => {
+    const conversationId = `dm:a${runId()}:b`;
+    await store().append(message(conversationId, 'm1', { text: 'typo' }));
+    await store().append(
+      {
+        kind: 'edit',
+        conversationId,
+        actorId: 'alice',
+        clientMessageId: 'e1',
+        at: clock.time + 1,
+        targetSeq: 1,
+        text: 'fixed',
+      },
+      { updateMessage: { seq: 1, change: { edit: { text: 'fixed', editedAt: clock.time + 1 } } } },
+    );
+    expect(await store().getEvent(conversationId, 1)).toMatchObject({
+      text: 'fixed',
+      editedAt: clock.time + 1,
+    });
+    await store().append(
+      {
+        kind: 'recall',
+        conversationId,
+        actorId: 'alice',
+        clientMessageId: 'r1',
+        at: clock.time + 2,
+        targetSeq: 1,
+      },
+      { updateMessage: { seq: 1, change: { recall: true } } },
+    );
+    expect(await store().getEvent(conversationId, 1)).toMatchObject({ text: '', recalled: true });
+    // A second recall (or an edit) of a recalled message stores nothing.
+    await expect(
+      store().append(
+        {
+          kind: 'recall',
+          conversationId,
+          actorId: 'alice',
+          clientMessageId: 'r2',
+          at: clock.time + 3,
+          targetSeq: 1,
+        },
+        { updateMessage: { seq: 1, change: { recall: true } } },
+      ),
+    ).rejects.toBeInstanceOf(RecallWindowClosedError);
+    expect((await store().getConversation(conversationId))?.lastSeq).toBe(3);
+  });
+
+  it('keeps member rows, read positions and the member count limit', async () => {
+    const conversationId = `grp:${runId()}`;
+    await store().append(
+      {
+        kind: 'group.created',
+        conversationId,
+        actorId: 'ann',
+        clientMessageId: 'c',
+        at: 1,
+        name: 'Team',
+        members: ['ann', 'ben'],
+      },
+      { conversation: { kind: 'group', name: 'Team', createdBy: 'ann' }, memberCountDelta: 2 },
+    );
+    await store().putMembers(conversationId, [
+      { userId: 'ann', role: 'owner', joinedAt: 1, readSeq: 1 },
+      { userId: 'ben', role: 'member', joinedAt: 1, readSeq: 1 },
+    ]);
+    expect(await store().getConversation(conversationId)).toMatchObject({
+      kind: 'group',
+      name: 'Team',
+      memberCount: 2,
+      lastSeq: 1,
+    });
+    expect(await store().advanceRead(conversationId, 'ben', 1)).toBeUndefined(); // not forward
+    await store().append(message(conversationId, 'hi', { actorId: 'ann' }));
+    expect(await store().advanceRead(conversationId, 'ben', 2)).toBe(2);
+    expect((await store().getMember(conversationId, 'ann'))?.readSeq).toBe(2); // the actor read their own event
+    // A repeat of putMembers never moves a read position back.
+    await store().putMembers(conversationId, [{ userId: 'ben', role: 'admin', joinedAt: 9, readSeq: 0 }]);
+    expect(await store().getMember(conversationId, 'ben')).toEqual({
+      userId: 'ben',
+      role: 'admin',
+      joinedAt: 1,
+      readSeq: 2,
+    });
+    await expect(
+      store().append(
+        {
+          kind: 'members.added',
+          conversationId,
+          actorId: 'ann',
+          clientMessageId: 'big',
+          at: 2,
+          userIds: ['x'],
+          role: 'member',
+        },
+        { memberCountDelta: 999 },
+      ),
+    ).rejects.toBeInstanceOf(GroupTooLargeError);
+    await store().deleteMembers(conversationId, ['ben']);
+    expect((await store().listMemberRecords(conversationId)).map((m) => m.userId)).toEqual(['ann']);
     const directory = new DynamoMembershipDirectory(db, tables.conversations);
-    expect((await directory.listMembers(conversationId)).sort()).toEqual([a, 'zed']);
-    expect(await directory.isMember(conversationId, 'zed')).toBe(true);
-    expect(await directory.isMember(conversationId, 'mallory')).toBe(false);
+    expect(await directory.isMember(conversationId, 'ben')).toBe(false);
   });
 });
 

@@ -12,7 +12,7 @@ const frame: ServerFrame = {
   conversationId: 'dm:a:b',
   clientMessageId: 'c',
   seq: 3,
-  sentAt: 1,
+  at: 1,
 };
 
 beforeAll(async () => {

@@ -8,7 +8,7 @@ import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../lambdas/config';
 import { type SqsEventSource, startSqsEventSource } from '../../local/runtime/sqs-event-source';
-import { type AckFrame, type MessageFrame, ServerFrame } from '../../protocol';
+import { type AckFrame, type EventFrame, ServerFrame } from '../../protocol';
 import { type ConnectionsEndpoint, startConnectionsEndpoint } from '../helpers/connections-endpoint';
 import { authorizerEvent, lambdaContext, websocketEvent } from '../helpers/events';
 import {
@@ -32,7 +32,7 @@ let handlers: {
   authorizer: typeof import('../../lambdas/handlers/authorizer').handler;
   connect: typeof import('../../lambdas/handlers/connect').handler;
   disconnect: typeof import('../../lambdas/handlers/disconnect').handler;
-  send: typeof import('../../lambdas/handlers/send').handler;
+  send: typeof import('../../lambdas/handlers/command').handler;
   deliver: typeof import('../../lambdas/handlers/deliver').handler;
 };
 const db = documentClient();
@@ -63,7 +63,7 @@ beforeAll(async () => {
     authorizer: (await import('../../lambdas/handlers/authorizer')).handler,
     connect: (await import('../../lambdas/handlers/connect')).handler,
     disconnect: (await import('../../lambdas/handlers/disconnect')).handler,
-    send: (await import('../../lambdas/handlers/send')).handler,
+    send: (await import('../../lambdas/handlers/command')).handler,
     deliver: (await import('../../lambdas/handlers/deliver')).handler,
   };
   eventSource = startSqsEventSource({
@@ -119,8 +119,9 @@ function frames(connectionId: string): ServerFrame[] {
 }
 const messagesTo = (c: string) =>
   frames(c)
-    .filter((f): f is MessageFrame => f.type === 'message')
-    .map((f) => f.message);
+    .filter((f): f is EventFrame => f.type === 'event')
+    .map((f) => f.event)
+    .flatMap((e) => (e.kind === 'message' ? [e] : []));
 const acksTo = (c: string) => frames(c).filter((f): f is AckFrame => f.type === 'ack');
 
 async function eventually(check: () => void | Promise<void>, timeoutMs = 15_000): Promise<void> {
@@ -154,7 +155,7 @@ describe('the Herald pipeline on DynamoDB Local and fauxqs', () => {
       expect.objectContaining({
         conversationId,
         seq: 1,
-        senderId: alice,
+        actorId: alice,
         text: 'Hi Bob',
         clientMessageId: 'hello-1',
       }),
@@ -196,7 +197,9 @@ describe('the Herald pipeline on DynamoDB Local and fauxqs', () => {
         ExpressionAttributeValues: { ':c': conversationId },
       }),
     );
-    expect(Items).toEqual([expect.objectContaining({ seq: 1, senderId: a, text: 'Are you there?' })]);
+    expect(Items).toEqual([
+      expect.objectContaining({ seq: 1, actorId: a, kind: 'message', text: 'Are you there?' }),
+    ]);
   });
 
   it('deletes a connection that answers 410 Gone and still delivers to the live ones', async () => {

@@ -1,9 +1,9 @@
 import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deduplicationId, SqsCommandQueue } from '../../lambdas/adapters/sqs-command-queue';
 import { SqsDeadLetter } from '../../lambdas/adapters/sqs-dead-letter';
-import { deduplicationId, SqsMessageQueue } from '../../lambdas/adapters/sqs-message-queue';
-import { QueuedMessage } from '../../lambdas/core/queued-message';
-import { queuedMessage } from '../helpers/fakes';
+import { QueuedCommand } from '../../lambdas/core/commands';
+import { sendCommand } from '../helpers/fakes';
 import { createFifoQueuePair, type FifoQueuePair, testSqsClient } from '../helpers/provision';
 
 let sqs: SQSClient;
@@ -40,27 +40,29 @@ async function receiveUntilQuiet(queueUrl: string) {
   return received;
 }
 
-describe('SqsMessageQueue (fauxqs)', () => {
+function clientMessageIdOf(body: string | undefined): string | undefined {
+  const command = QueuedCommand.parse(JSON.parse(body ?? ''));
+  return command.kind === 'markRead' ? undefined : command.clientMessageId;
+}
+
+describe('SqsCommandQueue (fauxqs)', () => {
   it('enqueues on the conversation’s group, in order, and drops a retried send', async () => {
-    const queue = new SqsMessageQueue(sqs, queues.queueUrl);
-    const first = queuedMessage({ conversationId: 'dm:alice:bob', clientMessageId: 'one' });
-    const second = queuedMessage({ conversationId: 'dm:alice:bob', clientMessageId: 'two' });
+    const queue = new SqsCommandQueue(sqs, queues.queueUrl);
+    const first = sendCommand({ conversationId: 'dm:alice:bob', clientMessageId: 'one' });
+    const second = sendCommand({ conversationId: 'dm:alice:bob', clientMessageId: 'two' });
     await queue.enqueue(first);
     await queue.enqueue(second);
-    await queue.enqueue({ ...first, sentAt: first.sentAt + 5 }); // the client retried: same sender and id
+    await queue.enqueue({ ...first, at: first.at + 5 }); // the client retried: same sender and id
 
     const received = await receiveUntilQuiet(queues.queueUrl);
     expect(received).toHaveLength(2);
-    expect(received.map((m) => QueuedMessage.parse(JSON.parse(m.Body ?? '')).clientMessageId)).toEqual([
-      'one',
-      'two',
-    ]);
+    expect(received.map((m) => clientMessageIdOf(m.Body))).toEqual(['one', 'two']);
     expect(received[0]?.Attributes?.MessageGroupId).toBe('dm:alice:bob');
     expect(received[0]?.Attributes?.MessageDeduplicationId).toBe(deduplicationId(first));
   });
 
   it('keeps deduplication ids within SQS’s 128 characters for the longest ids', () => {
-    const id = deduplicationId({ senderId: 'u'.repeat(128), clientMessageId: 'c'.repeat(64) });
+    const id = deduplicationId(sendCommand({ actorId: 'u'.repeat(128), clientMessageId: 'c'.repeat(64) }));
     expect(id).toMatch(/^[0-9a-f]{64}$/);
   });
 });

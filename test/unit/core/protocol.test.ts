@@ -20,23 +20,54 @@ describe('direct conversation ids', () => {
 });
 
 describe('server frames', () => {
-  it('validate every kind the server sends', () => {
-    const message = {
-      type: 'message',
+  const base = { conversationId: 'grp:abc', seq: 3, at: 1, actorId: 'ann', clientMessageId: 'c1' };
+  const frames = [
+    { type: 'event', v: 1, event: { kind: 'message', ...base, text: 'hi' } },
+    { type: 'event', v: 1, event: { kind: 'message', ...base, text: '', recalled: true } },
+    { type: 'event', v: 1, event: { kind: 'edit', ...base, targetSeq: 2, text: 'fixed' } },
+    { type: 'event', v: 1, event: { kind: 'recall', ...base, targetSeq: 2 } },
+    { type: 'event', v: 1, event: { kind: 'group.created', ...base, name: 'Team', members: ['ann', 'ben'] } },
+    { type: 'event', v: 1, event: { kind: 'members.added', ...base, userIds: ['cat'], role: 'member' } },
+    { type: 'event', v: 1, event: { kind: 'members.removed', ...base, userIds: ['cat'] } },
+    { type: 'event', v: 1, event: { kind: 'member.left', ...base } },
+    { type: 'event', v: 1, event: { kind: 'group.renamed', ...base, name: 'Crew' } },
+    { type: 'ack', v: 1, conversationId: 'dm:a:b', clientMessageId: 'c', seq: 1, at: 1 },
+    { type: 'receipt', v: 1, conversationId: 'dm:a:b', userId: 'a', readSeq: 4 },
+    { type: 'presence', v: 1, userId: 'a', online: true, at: 1 },
+    { type: 'typing', v: 1, conversationId: 'dm:a:b', userId: 'a', state: 'start' },
+    {
+      type: 'history',
       v: 1,
-      message: {
+      requestId: 'r',
+      conversationId: 'dm:a:b',
+      events: [],
+      hasMore: false,
+      lastSeq: 0,
+    },
+    { type: 'sync', v: 1, requestId: 'r', results: [{ conversationId: 'dm:a:b', gap: true, lastSeq: 900 }] },
+    { type: 'conversations', v: 1, requestId: 'r', items: [] },
+    { type: 'members', v: 1, requestId: 'r', conversationId: 'grp:x', members: [] },
+    { type: 'error', v: 1, code: 'NOT_A_MEMBER', message: 'no', clientMessageId: 'c' },
+  ];
+
+  it.each(frames.map((f) => [f.type, f]))('validate a %s frame', (_type, frame) => {
+    expect(ServerFrame.parse(frame)).toEqual(frame);
+  });
+
+  it('reject frames that break the contract', () => {
+    expect(
+      ServerFrame.safeParse({
+        type: 'ack',
+        v: 1,
         conversationId: 'dm:a:b',
-        seq: 1,
-        senderId: 'a',
         clientMessageId: 'c',
-        text: 't',
-        sentAt: 1,
-      },
-    };
-    const ack = { type: 'ack', v: 1, conversationId: 'dm:a:b', clientMessageId: 'c', seq: 1, sentAt: 1 };
-    const error = { type: 'error', v: 1, code: 'NOT_A_MEMBER', message: 'no', clientMessageId: 'c' };
-    for (const frame of [message, ack, error]) expect(ServerFrame.parse(frame)).toEqual(frame);
-    expect(ServerFrame.safeParse({ ...ack, seq: 0 }).success).toBe(false);
-    expect(ServerFrame.safeParse({ ...error, code: 'NOPE' }).success).toBe(false);
+        seq: 0,
+        at: 1,
+      }).success,
+    ).toBe(false);
+    expect(ServerFrame.safeParse({ type: 'error', v: 1, code: 'NOPE', message: 'x' }).success).toBe(false);
+    expect(ServerFrame.safeParse({ type: 'event', v: 1, event: { kind: 'teleport', ...base } }).success).toBe(
+      false,
+    );
   });
 });

@@ -1,0 +1,278 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  BatchGetCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  paginateQuery,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import {
+  type ConversationEvent,
+  type ConversationId,
+  ConversationId as ConversationIdSchema,
+  isGroupConversationId,
+  type UserId,
+  UserId as UserIdSchema,
+} from '../../protocol';
+import type { MemberRecord } from '../core/ports';
+import type {
+  ConversationMeta,
+  ConversationReader,
+  EventRange,
+  Membership,
+  MembershipPage,
+} from '../core/query-ports';
+import { eventFromItem } from './dynamo-event-items';
+import { CONVERSATION_SK } from './dynamo-keys';
+
+/** BatchGetItem's limit of keys per call. */
+const BATCH_GET_KEYS = 100;
+/** Attempts at a batch's unprocessed keys (throttling) before giving up, with exponential backoff. */
+const BATCH_GET_ATTEMPTS = 8;
+const BATCH_GET_BACKOFF_MS = 25;
+
+/** Raised when a stored item breaks the storage layout (dynamo-event-items.ts): a writer bug, never input. */
+export class StoredItemError extends Error {
+  override readonly name = 'StoredItemError';
+}
+
+/** A `member#<userId>` row of the Conversations table (also what the byMember index projects). */
+const MemberRow = z.object({
+  conversationId: ConversationIdSchema,
+  memberId: UserIdSchema,
+  role: z.enum(['owner', 'admin', 'member']),
+  joinedAt: z.number().int(),
+  // A member who never marked anything read may have no position yet.
+  readSeq: z.number().int().min(0).default(0),
+});
+
+/** The `meta` row of the Conversations table. */
+const MetaRow = z.object({
+  conversationId: ConversationIdSchema,
+  // Rows written before conversations had kinds are direct ones; the id tells the kind either way.
+  kind: z.enum(['direct', 'group']).optional(),
+  name: z.string().optional(),
+  lastSeq: z.number().int().min(0).default(0),
+  createdAt: z.number().int().optional(),
+  lastEventAt: z.number().int().optional(),
+  lastEvent: z.record(z.string(), z.unknown()).optional(),
+});
+
+function parseRow<T>(schema: z.ZodType<T>, item: Record<string, unknown>, what: string): T {
+  const parsed = schema.safeParse(item);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(item)'}: ${i.message}`);
+    throw new StoredItemError(`${what} breaks the storage layout: ${problems.join('; ')}`);
+  }
+  return parsed.data;
+}
+
+function memberFromItem(item: Record<string, unknown>): Membership {
+  const row = parseRow(MemberRow, item, `member row of ${String(item.conversationId)}`);
+  return {
+    conversationId: row.conversationId,
+    userId: row.memberId,
+    role: row.role,
+    joinedAt: row.joinedAt,
+    readSeq: row.readSeq,
+  };
+}
+
+function metaFromItem(item: Record<string, unknown>): ConversationMeta {
+  const row = parseRow(MetaRow, item, `meta row of ${String(item.conversationId)}`);
+  let lastEvent: ConversationEvent | undefined;
+  if (row.lastEvent !== undefined) {
+    lastEvent = eventFromItem(row.lastEvent);
+    if (!lastEvent) throw new StoredItemError(`meta row of ${row.conversationId}: lastEvent is not an event`);
+  }
+  const kind = row.kind ?? (isGroupConversationId(row.conversationId) ? 'group' : 'direct');
+  return {
+    conversationId: row.conversationId,
+    kind,
+    ...(row.name === undefined ? {} : { name: row.name }),
+    lastSeq: row.lastSeq,
+    lastEventAt: row.lastEventAt ?? row.createdAt ?? 0,
+    ...(lastEvent === undefined ? {} : { lastEvent }),
+  };
+}
+
+function toMember(membership: Membership): MemberRecord {
+  const { userId, role, joinedAt, readSeq } = membership;
+  return { userId, role, joinedAt, readSeq };
+}
+
+/**
+ * The read side over the Conversations table (meta and member rows, and its byMember index) and the
+ * Messages (events) table, in the layout of dynamo-event-items.ts. Key lookups, key-range Queries and
+ * BatchGets only: nothing here can Scan. Reads are eventually consistent; the use cases tolerate a replica
+ * that lags behind (sync stops before any hole in the sequence).
+ */
+export class DynamoConversationReader implements ConversationReader {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tables: {
+      readonly conversations: string;
+      readonly messages: string;
+      /** The byMember GSI of the Conversations table (INDEX.conversationsByMember). */
+      readonly byMemberIndex: string;
+    },
+  ) {}
+
+  async readEvents(conversationId: ConversationId, range: EventRange): Promise<ConversationEvent[]> {
+    const low = range.afterSeq === undefined ? undefined : range.afterSeq + 1;
+    const high = range.beforeSeq === undefined ? undefined : range.beforeSeq - 1;
+    if (range.limit <= 0 || (low !== undefined && high !== undefined && low > high)) return [];
+    const condition =
+      low !== undefined && high !== undefined
+        ? ' AND #seq BETWEEN :low AND :high'
+        : low !== undefined
+          ? ' AND #seq >= :low'
+          : high !== undefined
+            ? ' AND #seq <= :high'
+            : '';
+    const events: ConversationEvent[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    // Limit bounds the items read; a 1 MB page can still stop short of it, so read on until it is reached.
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.tables.messages,
+          KeyConditionExpression: `#c = :c${condition}`,
+          ExpressionAttributeNames: { '#c': 'conversationId', ...(condition ? { '#seq': 'seq' } : {}) },
+          ExpressionAttributeValues: {
+            ':c': conversationId,
+            ...(low === undefined ? {} : { ':low': low }),
+            ...(high === undefined ? {} : { ':high': high }),
+          },
+          ScanIndexForward: range.order === 'ascending',
+          Limit: range.limit - events.length,
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        const event = eventFromItem(item);
+        // Skipping an unreadable event would open a silent hole in the client's sequence: fail loudly.
+        if (!event) {
+          throw new StoredItemError(
+            `event ${String(item.seq)} of ${conversationId} breaks the storage layout`,
+          );
+        }
+        events.push(event);
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey && events.length < range.limit);
+    return events;
+  }
+
+  async getMetas(
+    conversationIds: readonly ConversationId[],
+  ): Promise<ReadonlyMap<ConversationId, ConversationMeta>> {
+    const items = await this.batchGet(
+      [...new Set(conversationIds)].map((conversationId) => ({ conversationId, sk: CONVERSATION_SK.meta })),
+    );
+    return new Map(items.map((item) => [String(item.conversationId), metaFromItem(item)]));
+  }
+
+  async getMember(conversationId: ConversationId, userId: UserId): Promise<MemberRecord | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({
+        TableName: this.tables.conversations,
+        Key: { conversationId, sk: CONVERSATION_SK.member(userId) },
+      }),
+    );
+    return Item ? toMember(memberFromItem(Item)) : undefined;
+  }
+
+  async getMemberships(
+    userId: UserId,
+    conversationIds: readonly ConversationId[],
+  ): Promise<ReadonlyMap<ConversationId, MemberRecord>> {
+    const items = await this.batchGet(
+      [...new Set(conversationIds)].map((conversationId) => ({
+        conversationId,
+        sk: CONVERSATION_SK.member(userId),
+      })),
+    );
+    return new Map(
+      items.map((item) => {
+        const membership = memberFromItem(item);
+        return [membership.conversationId, toMember(membership)];
+      }),
+    );
+  }
+
+  async listMemberships(
+    userId: UserId,
+    page: { after?: ConversationId; limit: number },
+  ): Promise<MembershipPage> {
+    // The index's sort key is the conversation id, so "after" is a key condition: no opaque start key needed.
+    const { Items, LastEvaluatedKey } = await this.db.send(
+      new QueryCommand({
+        TableName: this.tables.conversations,
+        IndexName: this.tables.byMemberIndex,
+        KeyConditionExpression: `#m = :m${page.after === undefined ? '' : ' AND #c > :after'}`,
+        ExpressionAttributeNames: {
+          '#m': 'memberId',
+          ...(page.after === undefined ? {} : { '#c': 'conversationId' }),
+        },
+        ExpressionAttributeValues: {
+          ':m': userId,
+          ...(page.after === undefined ? {} : { ':after': page.after }),
+        },
+        Limit: page.limit,
+      }),
+    );
+    const items = (Items ?? []).map(memberFromItem);
+    const last = items.at(-1);
+    return { items, ...(LastEvaluatedKey && last ? { next: last.conversationId } : {}) };
+  }
+
+  async listMemberRecords(conversationId: ConversationId): Promise<MemberRecord[]> {
+    const records: MemberRecord[] = [];
+    const pages = paginateQuery(
+      { client: this.db },
+      {
+        TableName: this.tables.conversations,
+        KeyConditionExpression: '#c = :c AND begins_with(#sk, :p)',
+        ExpressionAttributeNames: { '#c': 'conversationId', '#sk': 'sk' },
+        ExpressionAttributeValues: { ':c': conversationId, ':p': CONVERSATION_SK.memberPrefix },
+      },
+    );
+    for await (const page of pages) {
+      for (const item of page.Items ?? []) records.push(toMember(memberFromItem(item)));
+    }
+    return records;
+  }
+
+  /** Every item of the Conversations table with these keys, 100 keys a call, retrying unprocessed keys. */
+  private async batchGet(keys: readonly Record<string, string>[]): Promise<Record<string, unknown>[]> {
+    const chunks: Record<string, string>[][] = [];
+    for (let i = 0; i < keys.length; i += BATCH_GET_KEYS) chunks.push(keys.slice(i, i + BATCH_GET_KEYS));
+    const results = await Promise.all(chunks.map((chunk) => this.batchGetChunk(chunk)));
+    return results.flat();
+  }
+
+  private async batchGetChunk(keys: readonly Record<string, unknown>[]): Promise<Record<string, unknown>[]> {
+    const table = this.tables.conversations;
+    const items: Record<string, unknown>[] = [];
+    let pending = keys;
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      if (attempt > 1) {
+        if (attempt > BATCH_GET_ATTEMPTS) {
+          throw new Error(
+            `BatchGetItem left ${pending.length} key(s) unprocessed after ${BATCH_GET_ATTEMPTS} attempts`,
+          );
+        }
+        // Unprocessed keys mean throttling: back off, with jitter, before asking again.
+        await sleep(BATCH_GET_BACKOFF_MS * 2 ** (attempt - 2) * (0.5 + Math.random()));
+      }
+      const { Responses, UnprocessedKeys } = await this.db.send(
+        new BatchGetCommand({ RequestItems: { [table]: { Keys: [...pending] } } }),
+      );
+      items.push(...(Responses?.[table] ?? []));
+      pending = UnprocessedKeys?.[table]?.Keys ?? [];
+    }
+    return items;
+  }
+}

@@ -1,0 +1,369 @@
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  paginateQuery,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import {
+  type ConversationEvent,
+  type ConversationId,
+  isGroupConversationId,
+  LIMITS,
+  type UserId,
+} from '../../protocol';
+import { idempotencyKey } from '../core/commands';
+import { GroupTooLargeError, NotAMemberError, RecallWindowClosedError } from '../core/errors';
+import type {
+  AppendEffects,
+  AppendResult,
+  Clock,
+  ConversationRecord,
+  EventStore,
+  MemberRecord,
+  UnsequencedEvent,
+} from '../core/ports';
+import { eventFromItem, eventToItem, lastEventSummary } from './dynamo-event-items';
+import { CONVERSATION_SK } from './dynamo-keys';
+
+const MAX_SEQUENCE_RACES = 3;
+const WRITE_CONCURRENCY = 16;
+
+type TransactItems = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>;
+
+const MetaRow = z.object({
+  kind: z.enum(['direct', 'group']).optional(),
+  name: z.string().optional(),
+  createdBy: z.string().optional(),
+  lastSeq: z.number().int().optional(),
+  memberCount: z.number().int().optional(),
+});
+const MemberRow = z.object({
+  memberId: z.string(),
+  role: z.enum(['owner', 'admin', 'member']),
+  joinedAt: z.number(),
+  readSeq: z.number().int().optional(),
+});
+
+/** Raised when the stored data contradicts itself: retried, and alarmed on through the DLQ. */
+export class StoreInconsistencyError extends Error {
+  override readonly name = 'StoreInconsistencyError';
+}
+
+/**
+ * Conversations and their events in DynamoDB (layout: dynamo-event-items.ts). Appending is one transaction:
+ * the counter moves (conditioned on its previous value, and on the member count staying within the limit),
+ * the event takes its slot, the (actor, clientMessageId) idempotency record is created, the actor's read
+ * position follows, and an edited or recalled message changes (conditioned on not being recalled): all or
+ * nothing, so no crash or redelivery can leave a gap or store an event twice.
+ */
+export class DynamoEventStore implements EventStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly conversationsTable: string,
+    private readonly eventsTable: string,
+    private readonly clock: Clock,
+  ) {}
+
+  async getConversation(conversationId: ConversationId): Promise<ConversationRecord | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({
+        TableName: this.conversationsTable,
+        Key: { conversationId, sk: CONVERSATION_SK.meta },
+        ConsistentRead: true,
+      }),
+    );
+    if (!Item) return undefined;
+    const meta = MetaRow.parse(Item);
+    return {
+      conversationId,
+      kind: meta.kind ?? (isGroupConversationId(conversationId) ? 'group' : 'direct'),
+      ...(meta.name === undefined ? {} : { name: meta.name }),
+      ...(meta.createdBy === undefined ? {} : { createdBy: meta.createdBy }),
+      lastSeq: meta.lastSeq ?? 0,
+      memberCount: meta.memberCount ?? 0,
+    };
+  }
+
+  async getMember(conversationId: ConversationId, userId: UserId): Promise<MemberRecord | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({
+        TableName: this.conversationsTable,
+        Key: { conversationId, sk: CONVERSATION_SK.member(userId) },
+        ConsistentRead: true,
+      }),
+    );
+    return Item ? memberFromRow(Item) : undefined;
+  }
+
+  async listMemberRecords(conversationId: ConversationId): Promise<MemberRecord[]> {
+    const members: MemberRecord[] = [];
+    const pages = paginateQuery(
+      { client: this.db },
+      {
+        TableName: this.conversationsTable,
+        KeyConditionExpression: 'conversationId = :c AND begins_with(sk, :p)',
+        ExpressionAttributeValues: { ':c': conversationId, ':p': CONVERSATION_SK.memberPrefix },
+        ConsistentRead: true,
+      },
+    );
+    for await (const page of pages) {
+      for (const item of page.Items ?? []) members.push(memberFromRow(item));
+    }
+    return members;
+  }
+
+  async findEvent(conversationId: ConversationId, key: string): Promise<ConversationEvent | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({
+        TableName: this.conversationsTable,
+        Key: { conversationId, sk: CONVERSATION_SK.send(key) },
+        ConsistentRead: true,
+      }),
+    );
+    if (typeof Item?.seq !== 'number') return undefined;
+    const event = await this.getEvent(conversationId, Item.seq);
+    if (!event) throw new StoreInconsistencyError(`event ${Item.seq} of ${conversationId} is missing`);
+    return event;
+  }
+
+  async getEvent(conversationId: ConversationId, seq: number): Promise<ConversationEvent | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.eventsTable, Key: { conversationId, seq }, ConsistentRead: true }),
+    );
+    return eventFromItem(Item);
+  }
+
+  async putMembers(conversationId: ConversationId, members: readonly MemberRecord[]): Promise<void> {
+    // An update, not a put: a repeat must not move a member's read position back or reset when they joined.
+    await forEachLimited(members, WRITE_CONCURRENCY, (m) =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.conversationsTable,
+          Key: { conversationId, sk: CONVERSATION_SK.member(m.userId) },
+          UpdateExpression:
+            'SET memberId = :u, #role = :r, joinedAt = if_not_exists(joinedAt, :j), readSeq = if_not_exists(readSeq, :s)',
+          ExpressionAttributeNames: { '#role': 'role' },
+          ExpressionAttributeValues: { ':u': m.userId, ':r': m.role, ':j': m.joinedAt, ':s': m.readSeq },
+        }),
+      ),
+    );
+  }
+
+  async deleteMembers(conversationId: ConversationId, userIds: readonly UserId[]): Promise<void> {
+    for (let i = 0; i < userIds.length; i += 25) {
+      let requests: NonNullable<ConstructorParameters<typeof BatchWriteCommand>[0]['RequestItems']> = {
+        [this.conversationsTable]: userIds.slice(i, i + 25).map((u) => ({
+          DeleteRequest: { Key: { conversationId, sk: CONVERSATION_SK.member(u) } },
+        })),
+      };
+      for (let attempt = 0; Object.keys(requests).length > 0; attempt++) {
+        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
+        if (attempt > 8) throw new Error(`could not delete members of ${conversationId}`);
+        const { UnprocessedItems } = await this.db.send(new BatchWriteCommand({ RequestItems: requests }));
+        requests = UnprocessedItems ?? {};
+      }
+    }
+  }
+
+  async append(event: UnsequencedEvent, effects: AppendEffects = {}): Promise<AppendResult> {
+    const key = idempotencyKey(event);
+    for (let attempt = 1; ; attempt++) {
+      const current = (await this.getConversation(event.conversationId))?.lastSeq ?? 0;
+      const stored = { ...event, seq: current + 1 } as ConversationEvent;
+      const { items, index } = this.appendItems(stored, current, effects, key);
+      try {
+        await this.db.send(new TransactWriteCommand({ TransactItems: items }));
+        return { event: stored, duplicate: false };
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        const failed = (i: number | undefined) =>
+          i !== undefined && error.CancellationReasons?.[i]?.Code === 'ConditionalCheckFailed';
+        if (failed(index.idempotency)) {
+          const original = await this.findEvent(event.conversationId, key);
+          if (!original) throw new StoreInconsistencyError(`idempotency record without event: ${key}`);
+          return { event: original, duplicate: true };
+        }
+        if (failed(index.actor)) {
+          throw new NotAMemberError(`You are not a member of conversation ${event.conversationId}.`, {
+            clientMessageId: event.clientMessageId,
+          });
+        }
+        if (failed(index.message)) {
+          throw new RecallWindowClosedError('That message was recalled.', {
+            clientMessageId: event.clientMessageId,
+          });
+        }
+        if (failed(index.counter)) {
+          const now = (await this.getConversation(event.conversationId))?.lastSeq ?? 0;
+          if (now === current && (effects.memberCountDelta ?? 0) > 0) {
+            throw new GroupTooLargeError(`A group has at most ${LIMITS.maxGroupMembers} members.`, {
+              clientMessageId: event.clientMessageId,
+            });
+          }
+          // Another writer moved the counter. FIFO delivery makes this rare; re-read and try again.
+          if (attempt < MAX_SEQUENCE_RACES) continue;
+        }
+        throw error;
+      }
+    }
+  }
+
+  private appendItems(event: ConversationEvent, current: number, effects: AppendEffects, key: string) {
+    const now = this.clock.now();
+    const items: TransactItems = [];
+    const index: { counter?: number; idempotency?: number; actor?: number; message?: number } = {};
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {
+      ':next': event.seq,
+      ':at': event.at,
+      ':now': now,
+      ':last': lastEventSummary(event),
+    };
+    const sets = [
+      'lastSeq = :next',
+      'lastEventAt = :at',
+      'lastEvent = :last',
+      'createdAt = if_not_exists(createdAt, :now)',
+    ];
+    const conditions = [current === 0 ? 'attribute_not_exists(lastSeq)' : 'lastSeq = :current'];
+    if (current !== 0) values[':current'] = current;
+    const conversation = effects.conversation ?? {};
+    if (conversation.kind) {
+      sets.push('kind = if_not_exists(kind, :kind)');
+      values[':kind'] = conversation.kind;
+    }
+    if (conversation.name !== undefined) {
+      sets.push('#name = :name');
+      names['#name'] = 'name';
+      values[':name'] = conversation.name;
+    }
+    if (conversation.createdBy !== undefined) {
+      sets.push('createdBy = if_not_exists(createdBy, :createdBy)');
+      values[':createdBy'] = conversation.createdBy;
+    }
+    let update = `SET ${sets.join(', ')}`;
+    const delta = effects.memberCountDelta ?? 0;
+    if (delta !== 0) {
+      update += ' ADD memberCount :delta';
+      values[':delta'] = delta;
+      if (delta > 0) {
+        conditions.push('(attribute_not_exists(memberCount) OR memberCount <= :room)');
+        values[':room'] = LIMITS.maxGroupMembers - delta;
+      }
+    }
+    index.counter = items.length;
+    items.push({
+      Update: {
+        TableName: this.conversationsTable,
+        Key: { conversationId: event.conversationId, sk: CONVERSATION_SK.meta },
+        UpdateExpression: update,
+        ConditionExpression: conditions.join(' AND '),
+        ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
+        ExpressionAttributeValues: values,
+      },
+    });
+    items.push({
+      Put: {
+        TableName: this.eventsTable,
+        Item: eventToItem(event, now),
+        ConditionExpression: 'attribute_not_exists(seq)',
+      },
+    });
+    index.idempotency = items.length;
+    items.push({
+      Put: {
+        TableName: this.conversationsTable,
+        Item: { conversationId: event.conversationId, sk: CONVERSATION_SK.send(key), seq: event.seq },
+        ConditionExpression: 'attribute_not_exists(sk)',
+      },
+    });
+    // The actor has read what they did. Only once their member row exists (it comes with a conversation's
+    // first event), and only while they are still a member.
+    if (current > 0 && event.kind !== 'member.left') {
+      index.actor = items.length;
+      items.push({
+        Update: {
+          TableName: this.conversationsTable,
+          Key: { conversationId: event.conversationId, sk: CONVERSATION_SK.member(event.actorId) },
+          UpdateExpression: 'SET readSeq = :next',
+          ConditionExpression: 'attribute_exists(memberId)',
+          ExpressionAttributeValues: { ':next': event.seq },
+        },
+      });
+    }
+    if (effects.updateMessage) {
+      const { seq, change } = effects.updateMessage;
+      index.message = items.length;
+      items.push({
+        Update: {
+          TableName: this.eventsTable,
+          Key: { conversationId: event.conversationId, seq },
+          ...('edit' in change
+            ? {
+                UpdateExpression: 'SET #text = :text, editedAt = :editedAt',
+                ExpressionAttributeValues: {
+                  ':text': change.edit.text,
+                  ':editedAt': change.edit.editedAt,
+                  ':message': 'message',
+                },
+              }
+            : {
+                UpdateExpression: 'SET recalled = :true, #text = :empty',
+                ExpressionAttributeValues: { ':true': true, ':empty': '', ':message': 'message' },
+              }),
+          ExpressionAttributeNames: { '#text': 'text', '#kind': 'kind' },
+          ConditionExpression:
+            'attribute_exists(seq) AND #kind = :message AND attribute_not_exists(recalled)',
+        },
+      });
+    }
+    return { items, index };
+  }
+
+  async advanceRead(
+    conversationId: ConversationId,
+    userId: UserId,
+    seq: number,
+  ): Promise<number | undefined> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.conversationsTable,
+          Key: { conversationId, sk: CONVERSATION_SK.member(userId) },
+          UpdateExpression: 'SET readSeq = :s',
+          ConditionExpression:
+            'attribute_exists(memberId) AND (attribute_not_exists(readSeq) OR readSeq < :s)',
+          ExpressionAttributeValues: { ':s': seq },
+        }),
+      );
+      return seq;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
+    }
+  }
+}
+
+function memberFromRow(item: Record<string, unknown>): MemberRecord {
+  const row = MemberRow.parse(item);
+  return { userId: row.memberId, role: row.role, joinedAt: row.joinedAt, readSeq: row.readSeq ?? 0 };
+}
+
+async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<unknown>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await task(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

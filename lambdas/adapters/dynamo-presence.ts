@@ -1,0 +1,200 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  paginateQuery,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { ConversationId, UserId } from '../../protocol';
+import type { ConnectionActivity, ConnectionActivityRecord, ContactDirectory } from '../core/presence-ports';
+
+/**
+ * Attributes of a Connections row beyond the ones ConnectionStore writes (`connectionId`, `userId`,
+ * `connectedAt`, `expiresAt`): the connection's activity and its rate-limit state, all on the same row so that
+ * they disappear with it ($disconnect, 410 cleanup, TTL).
+ *
+ *   lastSeenAt: number (ms)      last recorded traffic (presence)
+ *   frameLog:   number[] (ms)    times of the last FRAME_POLICY.burst frames taken, oldest first (flood limit)
+ *   typing:     { <hash>: ms }   per conversation, the last typing `start` (negated once stopped)
+ */
+export const CONNECTION_ROW = {
+  key: 'connectionId',
+  connectedAt: 'connectedAt',
+  lastSeenAt: 'lastSeenAt',
+  frameLog: 'frameLog',
+  typing: 'typing',
+} as const;
+
+/** BatchGetItem takes at most 100 keys. */
+const BATCH_GET_KEYS = 100;
+/** Rounds of UnprocessedKeys retries (with exponential backoff) before a read fails. */
+const BATCH_GET_ROUNDS = 6;
+
+export function isConditionFailure(error: unknown): error is ConditionalCheckFailedException {
+  return (
+    error instanceof ConditionalCheckFailedException ||
+    (error instanceof Error && error.name === 'ConditionalCheckFailedException')
+  );
+}
+
+/**
+ * Connection activity on the Connections table. A user's connections are found through the KEYS_ONLY byUser
+ * index (eventually consistent) and then read from the table itself with ConsistentRead, so a row deleted a
+ * moment ago is never counted as a connection.
+ */
+export class DynamoConnectionActivity implements ConnectionActivity {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly byUserIndex: string,
+  ) {}
+
+  async touch(connectionId: string, now: number, ifLastSeenBefore: number): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [CONNECTION_ROW.key]: connectionId },
+          UpdateExpression: 'SET #seen = :now',
+          // Never creates a row (an UpdateItem would), and skips rows refreshed recently: at most one write a
+          // minute per connection changes the row.
+          ConditionExpression:
+            'attribute_exists(#id) AND (#seen < :before OR (attribute_not_exists(#seen) AND #at < :before))',
+          ExpressionAttributeNames: {
+            '#id': CONNECTION_ROW.key,
+            '#seen': CONNECTION_ROW.lastSeenAt,
+            '#at': CONNECTION_ROW.connectedAt,
+          },
+          ExpressionAttributeValues: { ':now': now, ':before': ifLastSeenBefore },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async removeIfConnectedBefore(connectionId: string, connectedBefore: number): Promise<boolean> {
+    try {
+      await this.db.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { [CONNECTION_ROW.key]: connectionId },
+          ConditionExpression: '#at < :before',
+          ExpressionAttributeNames: { '#at': CONNECTION_ROW.connectedAt },
+          ExpressionAttributeValues: { ':before': connectedBefore },
+        }),
+      );
+      return true;
+    } catch (error) {
+      // Already gone, or still within its $connect: either way, nothing to delete.
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async connectionsOf(userId: UserId): Promise<ConnectionActivityRecord[]> {
+    const ids: string[] = [];
+    const pages = paginateQuery(
+      { client: this.db },
+      {
+        TableName: this.tableName,
+        IndexName: this.byUserIndex,
+        KeyConditionExpression: 'userId = :u',
+        ExpressionAttributeValues: { ':u': userId },
+      },
+    );
+    for await (const page of pages) {
+      for (const item of page.Items ?? []) {
+        if (typeof item.connectionId === 'string') ids.push(item.connectionId);
+      }
+    }
+    const records: ConnectionActivityRecord[] = [];
+    for (let i = 0; i < ids.length; i += BATCH_GET_KEYS) {
+      const items = await this.batchGet(ids.slice(i, i + BATCH_GET_KEYS));
+      for (const item of items) {
+        const record = activityRecord(item);
+        if (record) records.push(record);
+      }
+    }
+    return records;
+  }
+
+  private async batchGet(connectionIds: readonly string[]): Promise<Record<string, unknown>[]> {
+    const found: Record<string, unknown>[] = [];
+    let keys: Record<string, unknown>[] = connectionIds.map((id) => ({ [CONNECTION_ROW.key]: id }));
+    for (let round = 0; keys.length > 0; round++) {
+      if (round >= BATCH_GET_ROUNDS) {
+        throw new Error(`BatchGetItem left ${keys.length} connection row(s) unprocessed`);
+      }
+      if (round > 0) await sleep(25 * 2 ** round);
+      const { Responses, UnprocessedKeys } = await this.db.send(
+        new BatchGetCommand({
+          RequestItems: {
+            [this.tableName]: {
+              Keys: keys,
+              ConsistentRead: true,
+              ProjectionExpression: '#id, #at, #seen',
+              ExpressionAttributeNames: {
+                '#id': CONNECTION_ROW.key,
+                '#at': CONNECTION_ROW.connectedAt,
+                '#seen': CONNECTION_ROW.lastSeenAt,
+              },
+            },
+          },
+        }),
+      );
+      found.push(...(Responses?.[this.tableName] ?? []));
+      keys = UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+    }
+    return found;
+  }
+}
+
+function activityRecord(item: Record<string, unknown>): ConnectionActivityRecord | undefined {
+  const { connectionId, connectedAt, lastSeenAt } = item;
+  if (typeof connectionId !== 'string' || typeof connectedAt !== 'number') return undefined;
+  return typeof lastSeenAt === 'number'
+    ? { connectionId, connectedAt, lastSeenAt }
+    : { connectionId, connectedAt };
+}
+
+/** "Conversations of a user" is a Query on the Conversations table's sparse byMember index. */
+export class DynamoContactDirectory implements ContactDirectory {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly byMemberIndex: string,
+  ) {}
+
+  async conversationsOf(userId: UserId, limit: number): Promise<ConversationId[]> {
+    const ids: ConversationId[] = [];
+    if (limit < 1) return ids;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: this.byMemberIndex,
+          KeyConditionExpression: 'memberId = :u',
+          ExpressionAttributeValues: { ':u': userId },
+          ProjectionExpression: 'conversationId',
+          Limit: limit - ids.length,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        if (typeof item.conversationId === 'string') ids.push(item.conversationId);
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined && ids.length < limit);
+    return ids.slice(0, limit);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

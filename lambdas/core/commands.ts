@@ -1,0 +1,57 @@
+/**
+ * The commands on the SQS FIFO queue: the internal contract between the command route (which validates
+ * frames, authorizes membership and chooses the message group) and the delivery function (which applies them in
+ * order). Versioned like the protocol, validated again on the way out of the queue.
+ */
+import { z } from 'zod';
+import { ClientMessageId, ConversationId, LIMITS, Seq, UserId } from '../../protocol';
+
+const base = {
+  v: z.literal(1),
+  conversationId: ConversationId,
+  actorId: UserId,
+  /** The connection the command came from: it gets the ack (or a late error), the others get the event. */
+  connectionId: z.string().min(1).max(128),
+  /** When the command route accepted it, ms since the epoch. */
+  at: z.number().int().positive(),
+};
+const sequenced = { ...base, clientMessageId: ClientMessageId };
+const text = z.string().min(1).max(LIMITS.maxTextLength);
+const name = z.string().min(1).max(LIMITS.maxGroupNameLength);
+
+export const QueuedCommand = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('send'), ...sequenced, text }),
+  z.strictObject({ kind: z.literal('edit'), ...sequenced, targetSeq: Seq, text }),
+  z.strictObject({ kind: z.literal('recall'), ...sequenced, targetSeq: Seq }),
+  z.strictObject({
+    kind: z.literal('createGroup'),
+    ...sequenced,
+    name,
+    members: z.array(UserId).max(LIMITS.maxGroupMembers - 1),
+  }),
+  z.strictObject({
+    kind: z.literal('addMembers'),
+    ...sequenced,
+    userIds: z.array(UserId).min(1),
+    role: z.enum(['admin', 'member']),
+  }),
+  z.strictObject({ kind: z.literal('removeMembers'), ...sequenced, userIds: z.array(UserId).min(1) }),
+  z.strictObject({ kind: z.literal('leave'), ...sequenced }),
+  z.strictObject({ kind: z.literal('rename'), ...sequenced, name }),
+  z.strictObject({ kind: z.literal('markRead'), ...base, seq: Seq }),
+]);
+export type QueuedCommand = z.infer<typeof QueuedCommand>;
+export type SequencedCommand = Exclude<QueuedCommand, { kind: 'markRead' }>;
+export type CommandKind = QueuedCommand['kind'];
+
+/** The idempotency key of a command: the same actor and clientMessageId are one event, whenever retried. */
+export function idempotencyKey(command: { actorId: string; clientMessageId: string }): string {
+  return `${command.actorId}/${command.clientMessageId}`;
+}
+
+/** The queue's deduplication key material for any command (markRead has no clientMessageId). */
+export function deduplicationKey(command: QueuedCommand): string {
+  return command.kind === 'markRead'
+    ? `read/${command.actorId}/${command.conversationId}/${command.seq}`
+    : idempotencyKey(command);
+}

@@ -1,0 +1,97 @@
+/**
+ * Fan-out of large audiences. The delivery function turns an audience of more than FANOUT_THRESHOLD users into
+ * jobs of FANOUT_CHUNK users on a standard SQS queue (see `pushToAudience`); the fan-out function takes one job
+ * at a time, finds the live connections of its users and pushes the frame to them. A job is the internal
+ * contract between the two functions: versioned, and validated again on the way out of the queue.
+ */
+import { z } from 'zod';
+import { ConversationId, LIMITS, ServerFrame, UserId } from '../../protocol';
+import { settleWithLimit } from './concurrency';
+import { type PushDeps, type PushReport, postAll } from './push';
+
+/** For logs and metrics only: which frame a job carries, and which of the audience's chunks it is. */
+export const FanoutLabel = z.strictObject({
+  /** The frame's `type`. */
+  kind: z.string().min(1).max(32),
+  conversationId: ConversationId.optional(),
+  /** The event's sequence number (the read position for a receipt). */
+  seq: z.number().int().min(0).optional(),
+  /** 1-based index of this job among the audience's `chunks`. */
+  chunk: z.number().int().min(1),
+  chunks: z.number().int().min(1),
+});
+export type FanoutLabel = z.infer<typeof FanoutLabel>;
+
+export const FanoutJob = z.strictObject({
+  v: z.literal(1),
+  /** The users whose every live connection gets `frame`. */
+  users: z.array(UserId).min(1).max(LIMITS.maxGroupMembers),
+  frame: ServerFrame,
+  /** The connection the command came from: it got its ack directly and gets nothing from the job. */
+  exceptConnectionId: z.string().min(1).max(128).optional(),
+  label: FanoutLabel,
+});
+export type FanoutJob = z.infer<typeof FanoutJob>;
+
+export interface FanoutQueue {
+  /**
+   * Enqueues every job, or throws. A throw may leave some jobs enqueued: the caller's retry enqueues them all
+   * again, and clients drop the repeated frames by (conversationId, seq).
+   */
+  enqueue(jobs: readonly FanoutJob[]): Promise<void>;
+}
+
+/** A fan-out job needs everything a direct push needs, and must never fan out again. */
+export type FanoutDeps = Omit<PushDeps, 'fanout'>;
+
+export interface FanoutReport extends PushReport {
+  readonly users: number;
+  /** Live connections found for the job's users (without the excepted one). */
+  readonly connections: number;
+}
+
+/**
+ * Pushes one job's frame to every live connection of its users. 410 Gone removes that connection and counts as
+ * success; a failed connection lookup or any other push failure throws (after every connection was tried), so
+ * the job is retried and ends in the fan-out DLQ if it keeps failing. A retried job pushes again to all its
+ * connections: clients drop repeats.
+ */
+export async function deliverFanoutJob(deps: FanoutDeps, job: FanoutJob): Promise<FanoutReport> {
+  const lookups = await settleWithLimit(job.users, deps.concurrency, (userId) =>
+    deps.connections.listByUser(userId),
+  );
+  const targets = new Set<string>();
+  for (const lookup of lookups) {
+    if (lookup.status === 'rejected') throw lookup.reason;
+    for (const connectionId of lookup.value) targets.add(connectionId);
+  }
+  if (job.exceptConnectionId !== undefined) targets.delete(job.exceptConnectionId);
+  const report = await postAll(
+    deps,
+    [...targets].map((connectionId) => ({ connectionId, frame: job.frame })),
+  );
+  return { ...report, users: job.users.length, connections: targets.size };
+}
+
+/** Reads a queue body as a fan-out job, or says why it is not one (a poison record). */
+export function parseFanoutJob(
+  body: string,
+):
+  | { readonly success: true; readonly job: FanoutJob }
+  | { readonly success: false; readonly reason: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return { success: false, reason: 'body is not JSON' };
+  }
+  const parsed = FanoutJob.safeParse(json);
+  if (parsed.success) return { success: true, job: parsed.data };
+  return {
+    success: false,
+    reason: parsed.error.issues
+      .slice(0, 5)
+      .map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`)
+      .join('; '),
+  };
+}

@@ -1,0 +1,69 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
+import { ROUTES } from '../../protocol';
+import { type AcceptCommandDeps, acceptCommand, type CommandFrame } from '../core/accept-command';
+import { errorFrame, internalErrorFrame } from '../core/error-frame';
+import { HeraldError, InvalidFrameError, RateLimitedError } from '../core/errors';
+import { parseClientFrame } from '../core/parse-frame';
+import { commandDeps, logger, metrics } from '../wiring';
+import { type RouteResponse, websocketContext } from './websocket-context';
+
+export interface CommandHandlerDeps extends AcceptCommandDeps {
+  /** Takes one frame from the connection's allowance; false when it is flooding. */
+  readonly takeFrame?: (connectionId: string, now: number) => Promise<boolean>;
+}
+
+/**
+ * The command routes (send, edit, recall, group changes, markRead), two-way. Success answers nothing: the
+ * ack comes from delivery, with the sequence number, so an accepted command costs the sender one frame, not two.
+ * A refused frame is answered at once with its error frame and nothing is enqueued.
+ */
+export const createCommandHandler =
+  (deps: () => CommandHandlerDeps) =>
+  async (event: APIGatewayProxyWebsocketEventV2): Promise<RouteResponse> => {
+    const { connectionId, authorizer } = websocketContext(event);
+    logger.appendKeys({ connectionId, userId: authorizer.userId });
+    let clientMessageId: string | undefined;
+    try {
+      const frame = parseClientFrame(event.body);
+      clientMessageId = 'clientMessageId' in frame ? frame.clientMessageId : undefined;
+      if (ROUTES[frame.action] !== 'command') {
+        throw new InvalidFrameError('UNKNOWN_ACTION', `${frame.action} is not served on this route.`, {
+          clientMessageId,
+          requestId: 'requestId' in frame ? frame.requestId : undefined,
+        });
+      }
+      const d = deps();
+      if (d.takeFrame && !(await d.takeFrame(connectionId, d.clock.now()))) {
+        throw new RateLimitedError('This connection is sending too fast: slow down and retry.', {
+          clientMessageId,
+        });
+      }
+      const command = await acceptCommand(
+        d,
+        { userId: authorizer.userId, connectionId },
+        frame as CommandFrame,
+      );
+      logger.info('command accepted', {
+        kind: command.kind,
+        conversationId: command.conversationId,
+        clientMessageId,
+      });
+      return { statusCode: 200 };
+    } catch (error) {
+      if (error instanceof HeraldError) {
+        logger.info('frame refused', { code: error.code, clientMessageId: error.clientMessageId });
+        return { statusCode: 400, body: JSON.stringify(errorFrame(error)) };
+      }
+      // Not the client's fault and nothing was enqueued: say so with a stable code, and make it visible to
+      // operators (error log + InternalErrors metric, alarmed) instead of letting API Gateway send its own text.
+      logger.error('command failed', { error, clientMessageId });
+      metrics.addMetric('InternalErrors', MetricUnit.Count, 1);
+      metrics.publishStoredMetrics();
+      return { statusCode: 500, body: JSON.stringify(internalErrorFrame({ clientMessageId })) };
+    } finally {
+      logger.resetKeys();
+    }
+  };
+
+export const handler = createCommandHandler(commandDeps);
