@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { ConversationId, UserId } from '../../protocol';
 import type { ConnectionActivity, ConnectionActivityRecord, ContactDirectory } from '../core/presence-ports';
+import { CONVERSATION_SK } from './dynamo-keys';
 
 /**
  * Attributes of a Connections row beyond the ones ConnectionStore writes (`connectionId`, `userId`,
@@ -169,6 +170,26 @@ export class DynamoContactDirectory implements ContactDirectory {
     private readonly tableName: string,
     private readonly byMemberIndex: string,
   ) {}
+
+  async membersIfAtMost(conversationId: ConversationId, max: number): Promise<UserId[] | undefined> {
+    const members: UserId[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'conversationId = :c AND begins_with(sk, :p)',
+          ExpressionAttributeValues: { ':c': conversationId, ':p': CONVERSATION_SK.memberPrefix },
+          ProjectionExpression: 'memberId',
+          Limit: max + 1 - members.length,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) if (typeof item.memberId === 'string') members.push(item.memberId);
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined && members.length <= max);
+    return members.length > max ? undefined : members;
+  }
 
   async conversationsOf(userId: UserId, limit: number): Promise<ConversationId[]> {
     const ids: ConversationId[] = [];

@@ -4,7 +4,7 @@ import {
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { FanoutJob, FanoutQueue } from '../core/fanout';
+import type { FanoutEntry, FanoutQueue } from '../core/fanout';
 
 /** SendMessageBatch takes at most 10 entries. */
 const MAX_BATCH_ENTRIES = 10;
@@ -35,10 +35,18 @@ export class FanoutEnqueueError extends Error {
 }
 
 /**
- * Enqueues fan-out jobs on a standard queue with SendMessageBatch: up to 10 jobs and 256 KiB a call. Entries
- * SQS reports as failed for a reason on its side (`SenderFault: false`) are sent again with a backoff; entries
- * it refuses as the sender's fault, and entries still failing after `maxAttempts`, make `enqueue` throw once
- * every batch was tried. The call itself is retried by the SDK's retry strategy (throttling, 5xx, network).
+ * Enqueues fan-out jobs on the fan-out FIFO queue with SendMessageBatch: up to 10 jobs and 256 KiB a call, each
+ * with its entry's message group and deduplication id, packed in the caller's order (SQS enqueues a FIFO
+ * batch's entries in the order they are sent).
+ *
+ * Entries SQS reports as failed for a reason on its side (`SenderFault: false`) are sent again with a backoff;
+ * entries it refuses as the sender's fault, and entries still failing after `maxAttempts`, make `enqueue` throw
+ * once every batch was tried. The call itself is retried by the SDK's retry strategy (throttling, 5xx, network).
+ * A resend is safe: the deduplication id makes SQS drop an entry it already has.
+ *
+ * The batches of one call are sent in parallel, and an entry sent again lands after the entries of its batch
+ * that succeeded: the order among one call's entries is not kept, and need not be (see `FanoutQueue`). What
+ * orders a user's frames is that `enqueue` resolves only once every entry is on the queue.
  */
 export class SqsFanoutQueue implements FanoutQueue {
   private readonly maxAttempts: number;
@@ -53,10 +61,10 @@ export class SqsFanoutQueue implements FanoutQueue {
     this.retryDelayMs = options.retryDelayMs ?? 50;
   }
 
-  async enqueue(jobs: readonly FanoutJob[]): Promise<void> {
-    if (jobs.length === 0) return;
-    const batches = packBatches(jobs.map((job) => JSON.stringify(job)));
-    const results = await Promise.allSettled(batches.map((entries) => this.sendBatch(entries)));
+  async enqueue(entries: readonly FanoutEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const batches = packBatches(entries);
+    const results = await Promise.allSettled(batches.map((batch) => this.sendBatch(batch)));
     const codes = new Set<string>();
     let failed = 0;
     for (const result of results) {
@@ -64,7 +72,7 @@ export class SqsFanoutQueue implements FanoutQueue {
       failed += result.value.length;
       for (const entry of result.value) codes.add(entry.Code ?? 'unknown');
     }
-    if (failed > 0) throw new FanoutEnqueueError(failed, jobs.length, [...codes]);
+    if (failed > 0) throw new FanoutEnqueueError(failed, entries.length, [...codes]);
   }
 
   /** Sends one batch; resolves to the entries that still failed. */
@@ -86,20 +94,26 @@ export class SqsFanoutQueue implements FanoutQueue {
   }
 }
 
-/** Groups bodies into SendMessageBatch entry lists within the count and size limits, in order. */
-function packBatches(bodies: readonly string[]): SendMessageBatchRequestEntry[][] {
+/** Groups entries into SendMessageBatch entry lists within the count and size limits, in order. */
+function packBatches(entries: readonly FanoutEntry[]): SendMessageBatchRequestEntry[][] {
   const batches: SendMessageBatchRequestEntry[][] = [];
   let current: SendMessageBatchRequestEntry[] = [];
   let bytes = 0;
-  bodies.forEach((body, index) => {
+  entries.forEach((entry, index) => {
+    const body = JSON.stringify(entry.job);
     const size = Buffer.byteLength(body, 'utf8');
     if (current.length === MAX_BATCH_ENTRIES || (current.length > 0 && bytes + size > MAX_BATCH_BYTES)) {
       batches.push(current);
       current = [];
       bytes = 0;
     }
-    // Ids only need to be unique within one request.
-    current.push({ Id: `job-${index}`, MessageBody: body });
+    current.push({
+      // Ids only need to be unique within one request.
+      Id: `job-${index}`,
+      MessageBody: body,
+      MessageGroupId: entry.group,
+      MessageDeduplicationId: entry.deduplicationId,
+    });
     bytes += size;
   });
   if (current.length > 0) batches.push(current);

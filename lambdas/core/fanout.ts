@@ -1,8 +1,10 @@
 /**
  * Fan-out of large audiences. The delivery function turns an audience of more than FANOUT_THRESHOLD users into
- * jobs of FANOUT_CHUNK users on a standard SQS queue (see `pushToAudience`); the fan-out function takes one job
- * at a time, finds the live connections of its users and pushes the frame to them. A job is the internal
- * contract between the two functions: versioned, and validated again on the way out of the queue.
+ * jobs on the fan-out FIFO queue (see `pushToAudience` and `planFanout`): one message group per conversation and
+ * bucket of users, so each user's frames stay in order while a conversation's buckets are pushed in parallel.
+ * The fan-out function takes the jobs of a group one at a time, finds the live connections of their users and
+ * pushes the frame to them. A job is the internal contract between the two functions: versioned, and validated
+ * again on the way out of the queue.
  */
 import { z } from 'zod';
 import { ConversationId, LIMITS, ServerFrame, UserId } from '../../protocol';
@@ -33,12 +35,27 @@ export const FanoutJob = z.strictObject({
 });
 export type FanoutJob = z.infer<typeof FanoutJob>;
 
+/** A job and how the queue must order and deduplicate it. */
+export interface FanoutEntry {
+  readonly job: FanoutJob;
+  /**
+   * The message group, `${conversationId}#${bucket}`: jobs of one group are handed to the fan-out function in
+   * the order they were enqueued, and never two at once.
+   */
+  readonly group: string;
+  /** An entry whose id the queue took in the last 5 minutes is dropped (it is a retried enqueue). */
+  readonly deduplicationId: string;
+}
+
 export interface FanoutQueue {
   /**
-   * Enqueues every job, or throws. A throw may leave some jobs enqueued: the caller's retry enqueues them all
-   * again, and clients drop the repeated frames by (conversationId, seq).
+   * Enqueues every entry, or throws; resolves only once all are enqueued, so whatever a later call enqueues
+   * comes after them in their groups. The entries of one call are one frame's jobs, which have no user in
+   * common: their order among themselves does not matter, and a resent entry may land after the others. A
+   * throw may leave some entries enqueued: the caller's retry enqueues them all again, and the queue drops the
+   * ones it already has (within the 5-minute deduplication window; after it, clients drop repeats by seq).
    */
-  enqueue(jobs: readonly FanoutJob[]): Promise<void>;
+  enqueue(entries: readonly FanoutEntry[]): Promise<void>;
 }
 
 /** A fan-out job needs everything a direct push needs, and must never fan out again. */
@@ -53,8 +70,8 @@ export interface FanoutReport extends PushReport {
 /**
  * Pushes one job's frame to every live connection of its users. 410 Gone removes that connection and counts as
  * success; a failed connection lookup or any other push failure throws (after every connection was tried), so
- * the job is retried and ends in the fan-out DLQ if it keeps failing. A retried job pushes again to all its
- * connections: clients drop repeats.
+ * the job is retried (holding back the later jobs of its group) and ends in the fan-out DLQ if it keeps
+ * failing. A retried job pushes again to all its connections: clients drop repeats by seq.
  */
 export async function deliverFanoutJob(deps: FanoutDeps, job: FanoutJob): Promise<FanoutReport> {
   const lookups = await settleWithLimit(job.users, deps.concurrency, (userId) =>

@@ -36,4 +36,9 @@ export interface ConnectionActivity {
 export interface ContactDirectory {
   /** At most `limit` of the conversations the user is a member of (any order the store finds cheapest). */
   conversationsOf(userId: UserId, limit: number): Promise<ConversationId[]>;
+  /**
+   * The members of a group, or undefined when it has more than `max` (reading no more than max + 1 of them):
+   * presence goes to the members of small groups only, or a large group would cost members² pushes.
+   */
+  membersIfAtMost?(conversationId: ConversationId, max: number): Promise<UserId[] | undefined>;
 }

@@ -5,6 +5,7 @@
  */
 import {
   type ConversationId,
+  isGroupConversationId,
   PROTOCOL_VERSION,
   type PresenceFrame,
   type ServerFrame,
@@ -35,6 +36,8 @@ export const PRESENCE_LIMITS = {
   conversations: 200,
   /** Distinct contacts told. */
   contacts: 2000,
+  /** Groups larger than this share no presence (clients can show it for direct contacts and small groups). */
+  groupSize: 100,
   /**
    * Users whose connection answered 410 Gone during an ephemeral push, and whose offline state is then checked
    * and announced (one level deep: those announcements do not cascade further).
@@ -117,7 +120,13 @@ export async function contactsOf(
   const step = Math.max(1, deps.concurrency);
   for (let i = 0; i < conversations.length && found.size < PRESENCE_LIMITS.contacts; i += step) {
     const batch: readonly ConversationId[] = conversations.slice(i, i + step);
-    const lists = await Promise.all(batch.map((id) => membersOf(deps.directory, id)));
+    const lists = await Promise.all(
+      batch.map(async (id) =>
+        isGroupConversationId(id) && deps.contacts.membersIfAtMost
+          ? ((await deps.contacts.membersIfAtMost(id, PRESENCE_LIMITS.groupSize)) ?? [])
+          : membersOf(deps.directory, id),
+      ),
+    );
     for (const member of lists.flat()) {
       if (found.size >= PRESENCE_LIMITS.contacts) break;
       if (member !== userId) found.add(member);

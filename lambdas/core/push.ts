@@ -1,17 +1,27 @@
+import { createHash } from 'node:crypto';
 import type { ServerFrame, UserId } from '../../protocol';
 import { settleWithLimit } from './concurrency';
 import { DeliveryIncompleteError } from './errors';
-import type { FanoutJob, FanoutLabel, FanoutQueue } from './fanout';
+import type { FanoutEntry, FanoutLabel, FanoutQueue } from './fanout';
 import type { ConnectionStore, Notifier } from './ports';
 
 /**
  * An audience of more users than this is not pushed by the delivery invocation itself: its pushes are split
- * into fan-out jobs on a standard queue, so one large group neither holds its conversation's FIFO group for a
- * thousand posts nor starves the other conversations of delivery capacity.
+ * into fan-out jobs on the fan-out FIFO queue, so one large group neither holds its conversation's FIFO group
+ * for a thousand posts nor starves the other conversations of delivery capacity.
  */
 export const FANOUT_THRESHOLD = 100;
-/** Users per fan-out job: one job is one invocation of the fan-out function (about as many posts). */
+/** Most users in one fan-out job: one job is one invocation of the fan-out function (about as many posts). */
 export const FANOUT_CHUNK = 100;
+/**
+ * Message groups per conversation on the fan-out queue. A user's jobs always go to the group
+ * `${conversationId}#${fanoutBucket(userId)}`, so every connection of that user gets the conversation's frames
+ * in the order they were enqueued, while the conversation's buckets are pushed in parallel.
+ *
+ * Never change it (or `fanoutBucket`) while jobs are queued: a user whose bucket changes could get a newer
+ * frame from the new group before an older one still waiting in the old group. Drain the queue first.
+ */
+export const FANOUT_BUCKETS = 16;
 
 export interface PushDeps {
   readonly connections: ConnectionStore;
@@ -19,7 +29,7 @@ export interface PushDeps {
   /** Pushes in flight at once. */
   readonly concurrency: number;
   /**
-   * Where audiences of more than FANOUT_THRESHOLD users go, as jobs of FANOUT_CHUNK users.
+   * Where audiences of more than FANOUT_THRESHOLD users go, as jobs of at most FANOUT_CHUNK users of one bucket.
    * @default - every push is made directly, whatever the audience's size
    */
   readonly fanout?: FanoutQueue;
@@ -48,10 +58,15 @@ export interface Audience {
  * record is retried (clients drop repeats by sequence number).
  *
  * An audience of more than FANOUT_THRESHOLD users, when `deps.fanout` is present, is split into fan-out jobs
- * of FANOUT_CHUNK users instead, and only the origin's own frame (the ack) is posted here. The ack is posted
+ * instead (see `planFanout`), and only the origin's own frame (the ack) is posted here. The ack is posted
  * before the jobs are enqueued: if either fails the record is retried, and a failed ack then costs one repeated
  * post instead of a repeated fan-out. Once this resolves, every job is on the queue, whose own retries and DLQ
- * take over; a throw means some may be and the retried record enqueues them all again (at-least-once).
+ * take over; a throw means some may be, and the retried record enqueues them all again: the queue drops the
+ * ones it already has (same deduplication id within 5 minutes).
+ *
+ * Order: the caller pushes a conversation's frames one after the other (the delivery queue is FIFO per
+ * conversation) and awaits each call, so all jobs of one frame are on the queue before any job of the next;
+ * the fan-out queue keeps that order per (conversation, bucket), and a user is always in the same bucket.
  */
 export async function pushToAudience(deps: PushDeps, audience: Audience): Promise<PushReport> {
   const users = [...new Set(audience.users)];
@@ -82,33 +97,106 @@ async function fanOut(
   const own = origin?.own
     ? await postAll(deps, [{ connectionId: origin.connectionId, frame: origin.own }])
     : { delivered: 0, gone: 0 };
-  const jobs = fanoutJobs(users, audience.frame, origin?.connectionId);
-  await queue.enqueue(jobs);
-  return { ...own, fanoutJobs: jobs.length };
+  const entries = planFanout(users, audience.frame, origin?.connectionId);
+  await queue.enqueue(entries);
+  return { ...own, fanoutJobs: entries.length };
 }
 
 /**
- * Splits an audience into fan-out jobs of `chunkSize` users each: every user in exactly one job, in the given
- * order. `exceptConnectionId` (the origin) is skipped by every job.
+ * A user's bucket: FNV-1a (32 bits) of the user id, modulo `buckets`. Stable across processes and releases by
+ * construction (no seed, no platform hash): it must never change while jobs are queued (see FANOUT_BUCKETS).
  */
-export function fanoutJobs(
+export function fanoutBucket(userId: UserId, buckets: number = FANOUT_BUCKETS): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < userId.length; i++) {
+    hash ^= userId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % buckets;
+}
+
+export interface FanoutPlanOptions {
+  /** Most users in one job. @default FANOUT_CHUNK */
+  readonly chunkSize?: number;
+  /** Message groups per conversation. @default FANOUT_BUCKETS */
+  readonly buckets?: number;
+}
+
+/**
+ * Splits an audience into fan-out entries: the users of each bucket (in the given order) in jobs of at most
+ * `chunkSize`, buckets in ascending order, every user in exactly one job. `exceptConnectionId` (the origin) is
+ * skipped by every job.
+ *
+ * Each entry names its message group, `${conversationId}#${bucket}`, and a deduplication id that depends only on
+ * the frame's identity (conversation and seq for an event; conversation, reader and position for a receipt;
+ * the content otherwise), the bucket and the chunk's index in the bucket: planning the same frame for the same
+ * audience again, as a retried delivery does, gives the same entries, which the queue drops.
+ */
+export function planFanout(
   users: readonly UserId[],
   frame: ServerFrame,
   exceptConnectionId?: string,
-  chunkSize: number = FANOUT_CHUNK,
-): FanoutJob[] {
+  options: FanoutPlanOptions = {},
+): FanoutEntry[] {
+  const chunkSize = options.chunkSize ?? FANOUT_CHUNK;
+  const buckets = options.buckets ?? FANOUT_BUCKETS;
   if (!Number.isInteger(chunkSize) || chunkSize < 1) {
     throw new RangeError(`fan-out chunk size must be a positive integer, got ${chunkSize}`);
   }
-  const chunks = Math.ceil(users.length / chunkSize);
+  if (!Number.isInteger(buckets) || buckets < 1) {
+    throw new RangeError(`fan-out bucket count must be a positive integer, got ${buckets}`);
+  }
+  const byBucket = new Map<number, UserId[]>();
+  for (const userId of new Set(users)) {
+    const bucket = fanoutBucket(userId, buckets);
+    const list = byBucket.get(bucket);
+    if (list) list.push(userId);
+    else byBucket.set(bucket, [userId]);
+  }
+  const chunked = [...byBucket]
+    .sort(([a], [b]) => a - b)
+    .flatMap(([bucket, members]) =>
+      Array.from({ length: Math.ceil(members.length / chunkSize) }, (_, index) => ({
+        bucket,
+        index,
+        users: members.slice(index * chunkSize, (index + 1) * chunkSize),
+      })),
+    );
   const base = frameLabel(frame);
-  return Array.from({ length: chunks }, (_, index) => ({
-    v: 1 as const,
-    users: users.slice(index * chunkSize, (index + 1) * chunkSize),
-    frame,
-    ...(exceptConnectionId === undefined ? {} : { exceptConnectionId }),
-    label: { ...base, chunk: index + 1, chunks },
+  const identity = frameIdentity(frame);
+  const conversation = groupKey(base.conversationId ?? `(${frame.type})`);
+  return chunked.map(({ bucket, index, users: chunkUsers }, position) => ({
+    job: {
+      v: 1 as const,
+      users: chunkUsers,
+      frame,
+      ...(exceptConnectionId === undefined ? {} : { exceptConnectionId }),
+      label: { ...base, chunk: position + 1, chunks: chunked.length },
+    },
+    group: `${conversation}#${bucket}`,
+    deduplicationId: sha256(JSON.stringify(['herald-fanout', 1, identity, bucket, index])),
   }));
+}
+
+/** SQS allows 128 characters in a message group id: a longer conversation id is replaced by its hash. */
+function groupKey(conversation: string): string {
+  return conversation.length <= 96 ? conversation : `sha256-${sha256(conversation)}`;
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** What makes two frames the same frame, whatever their JSON key order (one stored, one just built). */
+function frameIdentity(frame: ServerFrame): string {
+  switch (frame.type) {
+    case 'event':
+      return JSON.stringify(['event', frame.event.conversationId, frame.event.seq]);
+    case 'receipt':
+      return JSON.stringify(['receipt', frame.conversationId, frame.userId, frame.readSeq]);
+    default:
+      return JSON.stringify([frame.type, sha256(JSON.stringify(frame))]);
+  }
 }
 
 /** What a log line needs to find a fan-out job's frame: its type, conversation and, where it has one, seq. */

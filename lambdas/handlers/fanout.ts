@@ -1,36 +1,77 @@
-import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { DeadLetterRecord } from '../adapters/sqs-dead-letter';
 import { DeliveryIncompleteError, PoisonMessageError } from '../core/errors';
 import { deliverFanoutJob, type FanoutDeps, parseFanoutJob } from '../core/fanout';
 import { fanoutDeps, logger, metrics } from '../wiring';
 
+export type FanoutHandlerDeps = FanoutDeps & {
+  /**
+   * Where a body that is not a fan-out job goes at once (the fan-out DLQ, FIFO).
+   * @default - the record fails like any other, and the redrive policy moves it after maxReceiveCount,
+   * holding back the later jobs of its group until then
+   */
+  readonly deadLetter?: { forward(record: DeadLetterRecord): Promise<void> };
+};
+
 /**
- * Consumes the standard fan-out queue: each record is one chunk of a large audience. A chunk whose pushes
- * (other than 410 Gone) or connection lookups fail is reported as a batch item failure and comes back after the
- * visibility timeout, then goes to the fan-out DLQ after maxReceiveCount. A body that is not a fan-out job fails
- * the same way: a standard queue has no group for it to hold up, so the redrive policy is enough to move it to
- * the DLQ, and nothing is ever dropped silently.
+ * Consumes the fan-out FIFO queue: each record is one chunk of a large audience, in the message group of its
+ * conversation and bucket of users. Records are processed one after the other, in order. A chunk whose pushes
+ * (other than 410 Gone) or connection lookups fail is reported as a batch item failure together with the
+ * records of its group after it in the batch (`skipGroupOnError`; other groups go on), so the queue hands them
+ * back in order after the visibility timeout, and moves a chunk that keeps failing to the fan-out DLQ after
+ * maxReceiveCount. Until then the later frames of that bucket wait: its users get no frame out of order.
  *
- * Records of a batch are processed one after the other, so an invocation never has more than
- * DELIVERY_CONCURRENCY posts in flight whatever the batch size: the event source mapping's maxConcurrency times
- * DELIVERY_CONCURRENCY bounds the posts in flight, and so the share of API Gateway's request quota fan-out uses.
+ * A body that is not a fan-out job can never succeed: with `deadLetter` it is forwarded to the DLQ at once, so
+ * it does not hold its group for maxReceiveCount x the visibility timeout; without, it fails and waits for the
+ * redrive. Nothing is ever dropped silently.
+ *
+ * Since records are processed one at a time, an invocation never has more than DELIVERY_CONCURRENCY posts in
+ * flight whatever the batch size: the event source mapping's maxConcurrency times DELIVERY_CONCURRENCY bounds the
+ * posts in flight, and so the share of API Gateway's request quota fan-out uses.
  */
-async function handleRecord(deps: FanoutDeps, record: SQSRecord): Promise<void> {
+async function handleRecord(deps: FanoutHandlerDeps, record: SQSRecord): Promise<void> {
   const receiveCount = Number(record.attributes.ApproximateReceiveCount);
+  const group = record.attributes.MessageGroupId;
   const parsed = parseFanoutJob(record.body);
   if (!parsed.success) {
-    logger.error('poison fan-out record: left to the redrive policy', {
+    metrics.addMetric('PoisonFanoutJobs', MetricUnit.Count, 1);
+    if (deps.deadLetter === undefined) {
+      logger.error('poison fan-out record: left to the redrive policy', {
+        sqsMessageId: record.messageId,
+        group,
+        receiveCount,
+        reason: parsed.reason,
+      });
+      throw new PoisonMessageError(parsed.reason);
+    }
+    logger.error('poison fan-out record forwarded to the DLQ', {
       sqsMessageId: record.messageId,
+      group,
       receiveCount,
       reason: parsed.reason,
     });
-    metrics.addMetric('PoisonFanoutJobs', MetricUnit.Count, 1);
-    throw new PoisonMessageError(parsed.reason);
+    await deps.deadLetter.forward({
+      messageId: record.messageId,
+      body: record.body,
+      messageGroupId: group,
+      reason: parsed.reason,
+    });
+    return;
   }
   const { job } = parsed;
   const { kind, conversationId, seq, chunk, chunks } = job.label;
-  const keys = { conversationId, seq, kind, chunk, chunks, sqsMessageId: record.messageId, receiveCount };
+  const keys = {
+    conversationId,
+    seq,
+    kind,
+    chunk,
+    chunks,
+    group,
+    sqsMessageId: record.messageId,
+    receiveCount,
+  };
   try {
     const report = await deliverFanoutJob(deps, job);
     logger.info('fan-out chunk delivered', { ...keys, ...report });
@@ -50,9 +91,9 @@ async function handleRecord(deps: FanoutDeps, record: SQSRecord): Promise<void> 
   }
 }
 
-export const createFanoutHandler = (deps: () => FanoutDeps) => {
+export const createFanoutHandler = (deps: () => FanoutHandlerDeps) => {
   // It holds the batch's state during one invocation; invocations of one environment never overlap.
-  const processor = new BatchProcessor(EventType.SQS);
+  const processor = new SqsFifoPartialProcessorAsync();
   const recordHandler = (record: SQSRecord) => handleRecord(deps(), record);
   return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     try {
@@ -60,7 +101,7 @@ export const createFanoutHandler = (deps: () => FanoutDeps) => {
       // records come back all the same, and the invocation counts as an error for the alarms.
       return await processPartialResponse(event, recordHandler, processor, {
         context,
-        processInParallel: false,
+        skipGroupOnError: true,
       });
     } finally {
       metrics.publishStoredMetrics();

@@ -124,7 +124,11 @@ describe('direct messages', () => {
     const cat = await open(a);
     const dan = await open(b);
     const ids = Array.from({ length: 30 }, (_, i) => `burst-${i}`);
-    for (const id of ids) cat.sendMessage(conversationId, id);
+    // Paced under the per-connection flood limit (LIMITS.framesPerSecond), as a well-behaved client sends.
+    for (const id of ids) {
+      cat.sendMessage(conversationId, id);
+      await new Promise((r) => setTimeout(r, 1000 / (LIMITS.framesPerSecond - 1)));
+    }
     await dan.until(() => expect(dan.messages()).toHaveLength(30), 20_000);
     expect(dan.messages().map((m) => m.clientMessageId)).toEqual(ids);
     expect(dan.messages().map((m) => m.seq)).toEqual(ids.map((_, i) => i + 1));

@@ -5,7 +5,7 @@ import { DynamoEventStore } from '../../lambdas/adapters/dynamo-event-store';
 import { DynamoMembershipDirectory } from '../../lambdas/adapters/dynamo-membership-directory';
 import { INDEX } from '../../lambdas/config';
 import { registerConnection } from '../../lambdas/core/connections';
-import { GroupTooLargeError, RecallWindowClosedError } from '../../lambdas/core/errors';
+import { GroupTooLargeError, NotAMemberError, RecallWindowClosedError } from '../../lambdas/core/errors';
 import type { UnsequencedEvent } from '../../lambdas/core/ports';
 import { FixedClock } from '../helpers/fakes';
 import { createHeraldTables, documentClient, type HeraldTableNames, runId } from '../helpers/provision';
@@ -80,9 +80,17 @@ describe('DynamoEventStore (DynamoDB Local)', () => {
       text: 'hello',
       ...over,
     }) as UnsequencedEvent;
+  // Member rows come with a conversation's first event in the pipeline (apply-command); here they are seeded,
+  // because appending checks that the actor still is a member.
+  const seedMembers = (conversationId: string, ...userIds: string[]) =>
+    store().putMembers(
+      conversationId,
+      userIds.map((userId) => ({ userId, role: 'member' as const, joinedAt: 1, readSeq: 0 })),
+    );
 
   it('gives a conversation’s events gap-free sequence numbers starting at 1, and keeps the meta row', async () => {
     const conversationId = `dm:a${runId()}:b`;
+    await seedMembers(conversationId, 'alice', 'b');
     const seqs = [];
     for (const id of ['m1', 'm2', 'm3'])
       seqs.push((await store().append(message(conversationId, id))).event.seq);
@@ -97,6 +105,7 @@ describe('DynamoEventStore (DynamoDB Local)', () => {
 
   it('stores a repeated (actor, clientMessageId) once and returns the original', async () => {
     const conversationId = `dm:a${runId()}:b`;
+    await seedMembers(conversationId, 'alice', 'b');
     const first = await store().append(message(conversationId, 'once', { text: 'original' }));
     const again = await store().append(message(conversationId, 'once', { text: 'retry' }));
     expect(again).toEqual({ event: first.event, duplicate: true });
@@ -106,6 +115,7 @@ describe('DynamoEventStore (DynamoDB Local)', () => {
 
   it('keeps sequences gap-free when two writers race on one conversation', async () => {
     const conversationId = `grp:race-${runId()}`;
+    await seedMembers(conversationId, 'alice');
     const results = await Promise.allSettled(
       ['r1', 'r2'].map((id) => store().append(message(conversationId, id))),
     );
@@ -115,6 +125,7 @@ describe('DynamoEventStore (DynamoDB Local)', () => {
 
   it('edits and recalls a message in place, atomically with the edit/recall event', async () => {
     const conversationId = `dm:a${runId()}:b`;
+    await seedMembers(conversationId, 'alice', 'b');
     await store().append(message(conversationId, 'm1', { text: 'typo' }));
     await store().append(
       {
@@ -187,6 +198,10 @@ describe('DynamoEventStore (DynamoDB Local)', () => {
     });
     expect(await store().advanceRead(conversationId, 'ben', 1)).toBeUndefined(); // not forward
     await store().append(message(conversationId, 'hi', { actorId: 'ann' }));
+    // A removed member's event is refused by the store itself (the check races no removal).
+    await expect(store().append(message(conversationId, 'late', { actorId: 'zed' }))).rejects.toBeInstanceOf(
+      NotAMemberError,
+    );
     expect(await store().advanceRead(conversationId, 'ben', 2)).toBe(2);
     expect((await store().getMember(conversationId, 'ann'))?.readSeq).toBe(2); // the actor read their own event
     // A repeat of putMembers never moves a read position back.

@@ -1,9 +1,12 @@
 /**
- * Fan-out of a large audience on real local services: pushToAudience enqueues jobs on a standard queue (fauxqs)
- * through the SQS adapter, an SQS event source feeds them one at a time to the fan-out handler (the production
- * module, configured by environment variables as the stack configures it), which finds the connections in the
- * Connections table (DynamoDB Local) and posts through the real Management API client to an @connections
- * stand-in.
+ * Fan-out of a large audience on real local services: pushToAudience enqueues jobs on the fan-out FIFO queue
+ * (fauxqs, created from FanoutPipeline's synthesized template) through the SQS adapter, an SQS event source with
+ * several pollers feeds them to the fan-out handler (the production module, configured by environment variables
+ * as the stack configures it), which finds the connections in the Connections table (DynamoDB Local) and posts
+ * through the real Management API client to an @connections stand-in.
+ *
+ * fauxqs hands out at most one message per FIFO group per receive and locks a group while a message of it is in
+ * flight (AWS may return several of a group, in order): the order guarantees tested here are AWS's.
  */
 import {
   CreateQueueCommand,
@@ -16,17 +19,38 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { Architecture, Code, Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
+import type { CfnQueue } from 'aws-cdk-lib/aws-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, type MockInstance, vi } from 'vitest';
 import { DynamoConnectionStore } from '../../lambdas/adapters/dynamo-connection-store';
+import { SqsDeadLetter } from '../../lambdas/adapters/sqs-dead-letter';
 import { FanoutEnqueueError, SqsFanoutQueue } from '../../lambdas/adapters/sqs-fanout-queue';
 import { ENV, INDEX } from '../../lambdas/config';
 import { settleWithLimit } from '../../lambdas/core/concurrency';
-import { FanoutJob } from '../../lambdas/core/fanout';
-import { type Audience, FANOUT_CHUNK, fanoutJobs, pushToAudience } from '../../lambdas/core/push';
-import { redrivePolicy } from '../../local/cloudformation/sqs';
+import {
+  deliverFanoutJob,
+  type FanoutEntry,
+  FanoutJob,
+  type FanoutQueue,
+  parseFanoutJob,
+} from '../../lambdas/core/fanout';
+import type { Notifier } from '../../lambdas/core/ports';
+import {
+  type Audience,
+  FANOUT_BUCKETS,
+  FANOUT_CHUNK,
+  fanoutBucket,
+  planFanout,
+  pushToAudience,
+} from '../../lambdas/core/push';
+import type { FanoutHandlerDeps } from '../../lambdas/handlers/fanout';
+import { FanoutPipeline } from '../../lib/constructs/fanout';
+import { HERALD_RUNTIME } from '../../lib/constructs/handler-function';
+import { queueCreation, redrivePolicy } from '../../local/cloudformation/sqs';
 import { type SqsEventSource, startSqsEventSource } from '../../local/runtime/sqs-event-source';
-import { sqsClient as localSqsClient } from '../../local/services/aws-clients';
 import { type AckFrame, type EventFrame, ServerFrame, type UserId } from '../../protocol';
 import { type ConnectionsEndpoint, startConnectionsEndpoint } from '../helpers/connections-endpoint';
 import { lambdaContext } from '../helpers/events';
@@ -38,7 +62,7 @@ import {
   testSqsClient,
 } from '../helpers/provision';
 
-/** The construct's defaults: one job per invocation, at most 10 invocations at once. */
+/** The construct's default: at most 10 invocations at once. */
 const MAX_CONCURRENCY = 10;
 const DELIVERY_CONCURRENCY = 16;
 
@@ -49,11 +73,37 @@ interface QueuePair {
   drop(): Promise<void>;
 }
 
-/** A standard queue and its standard DLQ, as FanoutPipeline makes them. */
-async function createStandardQueuePair(
+/** The CreateQueue attributes of FanoutPipeline's queue and DLQ, from its synthesized template. */
+const templateQueues = (() => {
+  let cached: { queue: Record<string, string>; dlq: Record<string, string> } | undefined;
+  return () => {
+    if (cached) return cached;
+    const stack = new Stack(new App(), 'FanoutQueuesOnly');
+    const consumer = new LambdaFunction(stack, 'Consumer', {
+      runtime: HERALD_RUNTIME,
+      architecture: Architecture.ARM_64,
+      handler: 'index.handler',
+      code: Code.fromInline('export const handler = async () => ({ batchItemFailures: [] });'),
+      timeout: Duration.seconds(10),
+    });
+    const fanout = new FanoutPipeline(stack, 'Fanout', { consumer });
+    const resources = Template.fromStack(stack).findResources('AWS::SQS::Queue');
+    const propertiesOf = (queue: typeof fanout.queue) =>
+      resources[stack.getLogicalId(queue.node.defaultChild as CfnQueue)]?.Properties;
+    const queue = queueCreation(propertiesOf(fanout.queue));
+    const dlq = queueCreation(propertiesOf(fanout.deadLetterQueue));
+    expect([queue.fifo, dlq.fifo]).toEqual([true, true]);
+    cached = { queue: queue.attributes, dlq: dlq.attributes };
+    return cached;
+  };
+})();
+
+/** FanoutPipeline's FIFO queue and FIFO DLQ, with this test's visibility timeout and redrive count. */
+async function createFanoutQueuePair(
   sqs: SQSClient,
   options: { visibilityTimeout: number; maxReceiveCount: number },
 ): Promise<QueuePair> {
+  const { queue, dlq } = templateQueues();
   const base = `herald-fanout-${runId()}`;
   const arnOf = async (url: string) => {
     const { Attributes } = await sqs.send(
@@ -61,19 +111,14 @@ async function createStandardQueuePair(
     );
     return Attributes?.QueueArn ?? '';
   };
-  const dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `${base}-dlq` }))).QueueUrl ?? '';
-  const queueUrl =
-    (
-      await sqs.send(
-        new CreateQueueCommand({
-          QueueName: base,
-          Attributes: {
-            VisibilityTimeout: String(options.visibilityTimeout),
-            RedrivePolicy: redrivePolicy(await arnOf(dlqUrl), options.maxReceiveCount),
-          },
-        }),
-      )
-    ).QueueUrl ?? '';
+  const create = async (name: string, attributes: Record<string, string>) =>
+    (await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }))).QueueUrl ?? '';
+  const dlqUrl = await create(`${base}-dlq.fifo`, dlq);
+  const queueUrl = await create(`${base}.fifo`, {
+    ...queue,
+    VisibilityTimeout: String(options.visibilityTimeout),
+    RedrivePolicy: redrivePolicy(await arnOf(dlqUrl), options.maxReceiveCount),
+  });
   return {
     queueUrl,
     queueArn: await arnOf(queueUrl),
@@ -89,8 +134,15 @@ async function createStandardQueuePair(
 let sqs: SQSClient;
 let tables: HeraldTableNames;
 let endpoint: ConnectionsEndpoint;
+/** Fed to the production handler, as the stack wires it. */
 let main: QueuePair;
+/** Fed to the handler with a jittery notifier and batches of 10: the order test. */
+let ordered: QueuePair;
+/** Retries after 2 s; the handler forwards poison bodies to the DLQ. */
 let retrying: QueuePair;
+/** Retries after 1 s; the handler has no DLQ to forward to, so poison bodies wait for the redrive. */
+let redriven: QueuePair;
+/** No consumer: the adapter's own tests. */
 let plain: QueuePair;
 const sources: SqsEventSource[] = [];
 const invocationErrors: unknown[] = [];
@@ -98,21 +150,59 @@ const db = documentClient();
 let connections: DynamoConnectionStore;
 let wiring: typeof import('../../lambdas/wiring');
 let fanoutModule: typeof import('../../lambdas/handlers/fanout');
-let wiringFanout: typeof import('../../lambdas/wiring');
 let info: MockInstance;
 let warn: MockInstance;
 let error: MockInstance;
 let addMetric: MockInstance;
 
+/** Posts after a random wait of up to `maxMs`, so that concurrent posts reach the endpoint in shuffled order. */
+function jittery(inner: Notifier, maxMs: number): Notifier {
+  return {
+    async post(connectionId, frame) {
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * maxMs));
+      return inner.post(connectionId, frame);
+    },
+  };
+}
+
+/** The fan-out function's dependencies as the composition root builds them, with no DLQ to forward to. */
+function withoutDeadLetter(): FanoutHandlerDeps {
+  const { connections, notifier, concurrency } = wiring.fanoutDeps();
+  return { connections, notifier, concurrency };
+}
+
+function start(
+  queue: QueuePair,
+  invoke: (event: SQSEvent) => Promise<unknown>,
+  options: { batchSize?: number; pollers?: number } = {},
+): void {
+  sources.push(
+    startSqsEventSource({
+      sqs,
+      queueUrl: queue.queueUrl,
+      queueArn: queue.queueArn,
+      region: process.env.AWS_REGION ?? 'us-east-1',
+      batchSize: options.batchSize ?? 1,
+      waitTimeSeconds: 1,
+      pollers: options.pollers ?? MAX_CONCURRENCY,
+      reportBatchItemFailures: true,
+      invoke,
+      onError: (e) => invocationErrors.push(e),
+    }),
+  );
+}
+
 beforeAll(async () => {
   sqs = testSqsClient();
-  [tables, endpoint, main, retrying, plain] = await Promise.all([
+  [tables, endpoint, main, ordered, retrying, redriven, plain] = await Promise.all([
     createHeraldTables(),
     startConnectionsEndpoint(),
-    // Generous: locally the 10 "invocations" share one Node thread, so a chunk can take seconds.
-    createStandardQueuePair(sqs, { visibilityTimeout: 60, maxReceiveCount: 5 }),
-    createStandardQueuePair(sqs, { visibilityTimeout: 2, maxReceiveCount: 3 }),
-    createStandardQueuePair(sqs, { visibilityTimeout: 30, maxReceiveCount: 5 }),
+    // Generous: locally the "invocations" share one Node thread, so a chunk can take seconds.
+    createFanoutQueuePair(sqs, { visibilityTimeout: 60, maxReceiveCount: 5 }),
+    createFanoutQueuePair(sqs, { visibilityTimeout: 60, maxReceiveCount: 5 }),
+    createFanoutQueuePair(sqs, { visibilityTimeout: 2, maxReceiveCount: 5 }),
+    createFanoutQueuePair(sqs, { visibilityTimeout: 1, maxReceiveCount: 3 }),
+    createFanoutQueuePair(sqs, { visibilityTimeout: 30, maxReceiveCount: 5 }),
   ]);
   Object.assign(process.env, {
     [ENV.CONNECTIONS_TABLE]: tables.connections,
@@ -120,11 +210,12 @@ beforeAll(async () => {
     [ENV.CALLBACK_URL]: endpoint.url,
     [ENV.DELIVERY_CONCURRENCY]: String(DELIVERY_CONCURRENCY),
     [ENV.FANOUT_QUEUE_URL]: main.queueUrl,
+    // For the poison forward, once the composition root gives the fan-out function its DLQ.
+    [ENV.DEAD_LETTER_QUEUE_URL]: main.dlqUrl,
     POWERTOOLS_LOG_LEVEL: 'SILENT',
     POWERTOOLS_METRICS_DISABLED: 'true',
   });
   wiring = await import('../../lambdas/wiring');
-  wiringFanout = await import('../../lambdas/wiring');
   fanoutModule = await import('../../lambdas/handlers/fanout');
   info = vi.spyOn(wiring.logger, 'info');
   warn = vi.spyOn(wiring.logger, 'warn');
@@ -132,36 +223,31 @@ beforeAll(async () => {
   addMetric = vi.spyOn(wiring.metrics, 'addMetric');
   connections = new DynamoConnectionStore(db, tables.connections, INDEX.connectionsByUser);
 
-  const start = (queue: QueuePair, invoke: (event: SQSEvent) => Promise<unknown>) =>
-    sources.push(
-      startSqsEventSource({
-        sqs,
-        queueUrl: queue.queueUrl,
-        queueArn: queue.queueArn,
-        region: process.env.AWS_REGION ?? 'us-east-1',
-        batchSize: 1,
-        waitTimeSeconds: 1,
-        pollers: MAX_CONCURRENCY,
-        reportBatchItemFailures: true,
-        invoke,
-        onError: (e) => invocationErrors.push(e),
-      }),
-    );
   // The production handler, its dependencies built by the composition root from the environment.
   start(main, (event) => fanoutModule.handler(event, lambdaContext()));
-  // The same handler code, built with createFanoutHandler, on a queue that retries after 2 s.
-  start(retrying, (event) =>
-    fanoutModule.createFanoutHandler(wiringFanout.fanoutDeps)(event, lambdaContext()),
-  );
+  // The same handler code with a jittery notifier, several pollers and batches of up to 10 jobs.
+  const orderedHandler = fanoutModule.createFanoutHandler(() => {
+    const deps = withoutDeadLetter();
+    return { ...deps, notifier: jittery(deps.notifier, 15) };
+  });
+  start(ordered, (event) => orderedHandler(event, lambdaContext()), { batchSize: 10, pollers: 8 });
+  const retryingHandler = fanoutModule.createFanoutHandler(() => ({
+    ...withoutDeadLetter(),
+    deadLetter: new SqsDeadLetter(sqs, retrying.dlqUrl),
+  }));
+  // One job a batch on these short visibility timeouts: locally a batch of 10 can outlast 2 s, and a job whose
+  // visibility runs out while it is pushed is handed out again (on AWS the function's timeout, at most 1/6 of
+  // the visibility timeout, ends the invocation first).
+  start(retrying, (event) => retryingHandler(event, lambdaContext()));
+  const redrivenHandler = fanoutModule.createFanoutHandler(withoutDeadLetter);
+  start(redriven, (event) => redrivenHandler(event, lambdaContext()));
 });
 
 afterAll(async () => {
   await Promise.allSettled(sources.map((s) => s.stop()));
   await Promise.allSettled([
     tables?.drop(),
-    main?.drop(),
-    retrying?.drop(),
-    plain?.drop(),
+    ...[main, ordered, retrying, redriven, plain].map((q) => q?.drop()),
     endpoint?.close(),
   ]);
 });
@@ -211,6 +297,9 @@ async function register(
 }
 
 const frames = (connectionId: string) => endpoint.received(connectionId).map((f) => ServerFrame.parse(f));
+/** The seqs of the events a connection received, in arrival order. */
+const seqs = (connectionId: string) =>
+  frames(connectionId).flatMap((f) => (f.type === 'event' ? [f.event.seq] : []));
 
 function eventFrame(conversationId: string, seq: number, actorId: UserId): EventFrame {
   return {
@@ -228,7 +317,20 @@ function eventFrame(conversationId: string, seq: number, actorId: UserId): Event
   };
 }
 
-type ChunkLog = { conversationId?: string; delivered: number; gone: number; users: number; chunk: number };
+function ackOf(frame: EventFrame): AckFrame {
+  const { conversationId, seq, clientMessageId, at } = frame.event;
+  return { type: 'ack', v: 1, conversationId, clientMessageId, seq, at };
+}
+
+type ChunkLog = {
+  conversationId?: string;
+  seq?: number;
+  group?: string;
+  delivered: number;
+  gone: number;
+  users: number;
+  chunk: number;
+};
 const chunkLogs = (spy: MockInstance, message: string, conversationId: string): ChunkLog[] =>
   spy.mock.calls
     .filter(
@@ -236,8 +338,18 @@ const chunkLogs = (spy: MockInstance, message: string, conversationId: string): 
     )
     .map(([, extra]) => extra as ChunkLog);
 
+/** Members `<prefix>-0000`...; one phone each, and every 20th member a laptop too. */
+function group(prefix: string, size: number) {
+  const members = Array.from({ length: size }, (_, i) => `${prefix}-${String(i).padStart(4, '0')}`);
+  const rows = members.flatMap((userId, i) => [
+    { userId, connectionId: `${userId}-phone=`, live: true },
+    ...(i % 20 === 0 ? [{ userId, connectionId: `${userId}-laptop=`, live: true }] : []),
+  ]);
+  return { members, rows };
+}
+
 describe('fan-out of a 1,000-member audience', () => {
-  it('reaches every connection exactly once, in 10 chunks, with the ack posted directly', async () => {
+  it('reaches every connection exactly once, one job per bucket, with the ack posted directly', async () => {
     const id = runId();
     const conversationId = `grp:big-${id}`;
     const members = Array.from({ length: 1000 }, (_, i) => `m${id}-${String(i).padStart(4, '0')}`);
@@ -253,24 +365,14 @@ describe('fan-out of a 1,000-member audience', () => {
     const registerMs = performance.now() - t0;
 
     const frame = eventFrame(conversationId, 42, sender);
-    const ack: AckFrame = {
-      type: 'ack',
-      v: 1,
-      conversationId,
-      clientMessageId: 'm-42',
-      seq: 42,
-      at: frame.event.at,
-    };
+    const ack = ackOf(frame);
     const audience: Audience = { users: members, frame, origin: { connectionId: origin, own: ack } };
-    const deps = {
-      ...wiringFanout.fanoutDeps(),
-      fanout: new SqsFanoutQueue(localSqsClient(process.env.AWS_ENDPOINT_URL_SQS), main.queueUrl),
-    };
+    const deps = { ...wiring.fanoutDeps(), fanout: new SqsFanoutQueue(sqs, main.queueUrl) };
 
     const t1 = performance.now();
     const report = await pushToAudience(deps, audience);
     const enqueuedMs = performance.now() - t1;
-    expect(report).toEqual({ delivered: 1, gone: 0, fanoutJobs: 10 });
+    expect(report).toEqual({ delivered: 1, gone: 0, fanoutJobs: FANOUT_BUCKETS });
     expect(frames(origin)).toEqual([ack]);
 
     const recipients = rows.filter((r) => r.live && r.connectionId !== origin).map((r) => r.connectionId);
@@ -281,21 +383,31 @@ describe('fan-out of a 1,000-member audience', () => {
     });
     const deliveredMs = performance.now() - t1;
     await eventually(async () =>
-      expect(chunkLogs(info, 'fan-out chunk delivered', conversationId)).toHaveLength(10),
+      expect(chunkLogs(info, 'fan-out chunk delivered', conversationId)).toHaveLength(FANOUT_BUCKETS),
     );
     await eventually(async () => expect(await depth(main.queueUrl)).toBe(0));
 
     for (const c of recipients) expect(frames(c), c).toEqual([frame]);
     expect(frames(origin)).toEqual([ack]);
     const chunks = chunkLogs(info, 'fan-out chunk delivered', conversationId);
-    expect(chunks.map((c) => c.chunk).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-    expect(chunks.map((c) => c.users)).toEqual(Array(10).fill(FANOUT_CHUNK));
+    expect(chunks.map((c) => c.chunk).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: FANOUT_BUCKETS }, (_, i) => i + 1),
+    );
+    // One job per bucket, in the bucket's message group, with that bucket's users.
+    const bucketSizes = new Map<string, number>();
+    for (const u of members) {
+      const g = `${conversationId}#${fanoutBucket(u)}`;
+      bucketSizes.set(g, (bucketSizes.get(g) ?? 0) + 1);
+    }
+    expect(Object.fromEntries(chunks.map((c) => [c.group, c.users]))).toEqual(
+      Object.fromEntries(bucketSizes),
+    );
+    expect(Math.max(...chunks.map((c) => c.users))).toBeLessThanOrEqual(FANOUT_CHUNK);
     expect(chunks.reduce((n, c) => n + c.delivered, 0)).toBe(1044);
     expect(chunks.reduce((n, c) => n + c.gone, 0)).toBe(5);
-    expect(chunks.every((c) => c.conversationId === conversationId)).toBe(true);
     expect(chunkLogs(warn, 'fan-out chunk incomplete: it will be retried', conversationId)).toEqual([]);
     const chunkMetrics = addMetric.mock.calls.filter(([name]) => name === 'FanoutChunks');
-    expect(chunkMetrics.length).toBeGreaterThanOrEqual(10);
+    expect(chunkMetrics.length).toBeGreaterThanOrEqual(FANOUT_BUCKETS);
 
     // The stale rows are gone; live rows stay.
     for (const stale of rows.filter((r) => !r.live)) {
@@ -309,58 +421,264 @@ describe('fan-out of a 1,000-member audience', () => {
 
     console.info(
       `[fanout] 1,000 members / ${rows.length} connections: registered in ${Math.round(registerMs)} ms; ` +
-        `ack + 10 jobs enqueued in ${Math.round(enqueuedMs)} ms; every live connection reached ` +
+        `ack + ${FANOUT_BUCKETS} jobs enqueued in ${Math.round(enqueuedMs)} ms; every live connection reached ` +
         `${Math.round(deliveredMs)} ms after pushToAudience began (${MAX_CONCURRENCY} pollers, ` +
         `DELIVERY_CONCURRENCY ${DELIVERY_CONCURRENCY})`,
     );
   }, 90_000);
 });
 
+describe('order', () => {
+  it('delivers 5 events of a 300-member group, pushed in quick succession, to every connection in order, once', async () => {
+    const id = runId();
+    const conversationId = `grp:ord-${id}`;
+    const { members, rows } = group(`o${id}`, 300);
+    const [sender = ''] = members;
+    const origin = `${sender}-phone=`;
+    await register(rows);
+    const deps = { ...wiring.fanoutDeps(), fanout: new SqsFanoutQueue(sqs, ordered.queueUrl) };
+    const events = [1, 2, 3, 4, 5].map((seq) => eventFrame(conversationId, seq, sender));
+
+    // As the delivery function does: one event after the other, each call awaited, no waiting for fan-out.
+    // Event 3's delivery is retried (its record came back): the queue drops the repeated jobs.
+    const t0 = performance.now();
+    for (const frame of [events[0], events[1], events[2], events[2], events[3], events[4]]) {
+      if (!frame) throw new Error('no event');
+      const report = await pushToAudience(deps, {
+        users: members,
+        frame,
+        origin: { connectionId: origin, own: ackOf(frame) },
+      });
+      expect(report).toEqual({ delivered: 1, gone: 0, fanoutJobs: FANOUT_BUCKETS });
+    }
+    const enqueuedMs = performance.now() - t0;
+
+    const recipients = rows.map((r) => r.connectionId).filter((c) => c !== origin);
+    await eventually(() => {
+      const waiting = recipients.filter((c) => endpoint.received(c).length < 5);
+      expect(waiting).toHaveLength(0);
+    }, 60_000);
+    const deliveredMs = performance.now() - t0;
+    await eventually(async () => expect(await depth(ordered.queueUrl)).toBe(0));
+
+    for (const c of recipients) expect(seqs(c), c).toEqual([1, 2, 3, 4, 5]);
+    for (const c of recipients) expect(frames(c), c).toEqual(events);
+    // The origin got its acks (event 3's twice: the retried delivery posts its ack again), and no event.
+    expect(frames(origin).map((f) => (f.type === 'ack' ? f.seq : -1))).toEqual([1, 2, 3, 3, 4, 5]);
+    expect(frames(`${sender}-laptop=`)).toEqual(events);
+    const delivered = chunkLogs(info, 'fan-out chunk delivered', conversationId);
+    expect(delivered).toHaveLength(5 * FANOUT_BUCKETS);
+    expect(await depth(ordered.dlqUrl)).toBe(0);
+
+    console.info(
+      `[fanout] order: 5 events x 300 members (${rows.length} connections, ${5 * FANOUT_BUCKETS} jobs, one ` +
+        `retried delivery): enqueued in ${Math.round(enqueuedMs)} ms; every connection had seqs 1..5 in order ` +
+        `${Math.round(deliveredMs)} ms after the first push (8 pollers, batches of up to 10, posts jittered ` +
+        'by up to 15 ms)',
+    );
+  }, 120_000);
+
+  it('(control) the same burst through a standard queue reaches connections out of order', async () => {
+    // What the FIFO queue prevents: jobs of consecutive events pushed at once by different pollers.
+    const queueUrl =
+      (await sqs.send(new CreateQueueCommand({ QueueName: `herald-fanout-std-${runId()}` }))).QueueUrl ?? '';
+    const standard: FanoutQueue = {
+      async enqueue(entries: readonly FanoutEntry[]) {
+        for (let i = 0; i < entries.length; i += 10) {
+          const { Failed = [] } = await sqs.send(
+            new SendMessageBatchCommand({
+              QueueUrl: queueUrl,
+              Entries: entries
+                .slice(i, i + 10)
+                .map((e, j) => ({ Id: String(j), MessageBody: JSON.stringify(e.job) })),
+            }),
+          );
+          expect(Failed).toEqual([]);
+        }
+      },
+    };
+    const consumerDeps = { ...withoutDeadLetter() };
+    const notifier = jittery(consumerDeps.notifier, 15);
+    const source = startSqsEventSource({
+      sqs,
+      queueUrl,
+      queueArn: `arn:aws:sqs:us-east-1:000000000000:${queueUrl.split('/').pop()}`,
+      region: 'us-east-1',
+      batchSize: 1,
+      waitTimeSeconds: 1,
+      pollers: 20,
+      reportBatchItemFailures: true,
+      invoke: async (event) => {
+        for (const record of event.Records) {
+          const parsed = parseFanoutJob(record.body);
+          if (parsed.success) await deliverFanoutJob({ ...consumerDeps, notifier }, parsed.job);
+        }
+        return { batchItemFailures: [] };
+      },
+    });
+    try {
+      const id = runId();
+      const conversationId = `grp:std-${id}`;
+      const { members, rows } = group(`s${id}`, 300);
+      await register(rows);
+      const deps = { ...consumerDeps, fanout: standard };
+      for (const seq of [1, 2, 3, 4, 5]) {
+        await pushToAudience(deps, { users: members, frame: eventFrame(conversationId, seq, 'x') });
+      }
+      await eventually(() => {
+        const waiting = rows.filter((r) => endpoint.received(r.connectionId).length < 5);
+        expect(waiting).toHaveLength(0);
+      }, 60_000);
+      const outOfOrder = rows.filter((r) => seqs(r.connectionId).join() !== '1,2,3,4,5');
+      console.info(
+        `[fanout] control, standard queue, 20 pollers: ${outOfOrder.length} of ${rows.length} connections ` +
+          'got the 5 events out of order',
+      );
+      expect(outOfOrder.length).toBeGreaterThan(0);
+    } finally {
+      await source.stop();
+      await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl })).catch(() => undefined);
+    }
+  }, 120_000);
+});
+
 describe('fan-out failures', () => {
-  it('retries a chunk whose push failed, until the connection takes it', async () => {
+  it('holds back only the failed chunk’s bucket, then delivers it in order', async () => {
     const id = runId();
     const conversationId = `grp:flaky-${id}`;
-    // Chunks of 10 users: well inside the 2 s visibility timeout of this queue even on a slow machine.
-    const members = Array.from({ length: 15 }, (_, i) => `f${id}-${i}`);
-    const rows = members.map((userId) => ({ userId, connectionId: `${userId}-c=`, live: true }));
+    const { members, rows } = group(`f${id}`, 120);
     await register(rows);
-    const flaky = `${members[12]}-c=`;
+    const flakyUser = members[17] ?? '';
+    const flaky = `${flakyUser}-phone=`;
+    const flakyGroup = `${conversationId}#${fanoutBucket(flakyUser)}`;
+    const inFlakyBucket = (r: { userId: UserId }) => fanoutBucket(r.userId) === fanoutBucket(flakyUser);
     endpoint.failing.set(flaky, 500);
 
-    const queue = new SqsFanoutQueue(sqs, retrying.queueUrl);
-    const frame = eventFrame(conversationId, 3, members[0] ?? '');
-    await queue.enqueue(fanoutJobs(members, frame, undefined, 10));
+    const deps = { ...withoutDeadLetter(), fanout: new SqsFanoutQueue(sqs, retrying.queueUrl) };
+    const events = [1, 2, 3, 4, 5].map((seq) => eventFrame(conversationId, seq, 'nobody'));
+    for (const frame of events) await pushToAudience(deps, { users: members, frame });
 
+    // Every other bucket gets all 5 events while the flaky one is stuck at its first.
+    const others = rows.filter((r) => !inFlakyBucket(r));
+    await eventually(() => {
+      for (const r of others) expect(seqs(r.connectionId), r.connectionId).toEqual([1, 2, 3, 4, 5]);
+    });
     await eventually(() =>
       expect(
         chunkLogs(warn, 'fan-out chunk incomplete: it will be retried', conversationId).length,
       ).toBeGreaterThan(0),
     );
-    expect(endpoint.received(flaky)).toEqual([]);
+    const stuck = rows.filter((r) => inFlakyBucket(r) && r.connectionId !== flaky);
+    expect(stuck.length).toBeGreaterThan(0);
+    for (const r of stuck)
+      expect(Math.max(0, ...seqs(r.connectionId)), r.connectionId).toBeLessThanOrEqual(1);
+    expect(seqs(flaky)).toEqual([]);
+    const failures = chunkLogs(warn, 'fan-out chunk incomplete: it will be retried', conversationId);
+    expect(new Set(failures.map((f) => [f.group, f.seq].join(' ')))).toEqual(new Set([`${flakyGroup} 1`]));
+
     endpoint.failing.delete(flaky);
-    await eventually(() => expect(frames(flaky)).toEqual([frame]));
-    // The other chunk went through once; the retried chunk may repeat to its others (clients drop repeats).
-    for (const row of rows.slice(0, 10)) expect(frames(row.connectionId)).toEqual([frame]);
-    for (const row of rows.slice(10)) expect(frames(row.connectionId).length).toBeGreaterThanOrEqual(1);
+    await eventually(() => expect(seqs(flaky)).toEqual([1, 2, 3, 4, 5]));
+    // The retried chunk repeats event 1 to the bucket's other connections (clients drop repeats by seq), and
+    // nobody gets anything out of order.
+    await eventually(() => {
+      for (const r of stuck) {
+        const got = seqs(r.connectionId);
+        expect([...new Set(got)], r.connectionId).toEqual([1, 2, 3, 4, 5]);
+        expect(got, r.connectionId).toEqual([...got].sort((a, b) => a - b));
+      }
+    });
+    for (const r of others) expect(seqs(r.connectionId), r.connectionId).toEqual([1, 2, 3, 4, 5]);
     await eventually(async () => expect(await depth(retrying.queueUrl)).toBe(0));
+    expect(await depth(retrying.dlqUrl)).toBe(0);
+  }, 60_000);
+
+  it('forwards a body that is not a fan-out job to the DLQ at once: its group goes on', async () => {
+    const id = runId();
+    const conversationId = `grp:poison-${id}`;
+    const { members, rows } = group(`p${id}`, 3);
+    await register(rows);
+    const [entry] = planFanout(members, eventFrame(conversationId, 1, 'nobody'), undefined, { buckets: 1 });
+    if (!entry) throw new Error('no entry');
+    const before = await depth(retrying.dlqUrl);
+    const t0 = performance.now();
+    const { MessageId } = await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: retrying.queueUrl,
+        MessageBody: '{"v":2,"users":[]}',
+        MessageGroupId: entry.group,
+        MessageDeduplicationId: `poison-${id}`,
+      }),
+    );
+    await new SqsFanoutQueue(sqs, retrying.queueUrl).enqueue([entry]);
+    await eventually(() => {
+      for (const r of rows) expect(seqs(r.connectionId)).toEqual([1]);
+    });
+    const ms = performance.now() - t0;
+    // Well inside one visibility timeout (2 s): the poison body did not hold the group.
+    expect(ms).toBeLessThan(2000);
+    await eventually(async () => expect(await depth(retrying.dlqUrl)).toBe(before + 1));
+    const forwarded = error.mock.calls.filter(
+      ([m, extra]) =>
+        m === 'poison fan-out record forwarded to the DLQ' &&
+        (extra as { sqsMessageId?: string }).sqsMessageId === MessageId,
+    );
+    expect(forwarded).toHaveLength(1);
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: retrying.dlqUrl,
+        MaxNumberOfMessages: 10,
+        MessageAttributeNames: ['All'],
+        MessageSystemAttributeNames: ['MessageGroupId'],
+      }),
+    );
+    const dead = Messages.find(
+      (m) => m.MessageAttributes?.['herald-source-message-id']?.StringValue === MessageId,
+    );
+    expect(dead?.Body).toBe('{"v":2,"users":[]}');
+    expect(dead?.Attributes?.MessageGroupId).toBe(entry.group);
+    expect(dead?.MessageAttributes?.['herald-dlq-reason']?.StringValue).toContain('v:');
+    console.info(`[fanout] poison forwarded: the next job of its group delivered ${Math.round(ms)} ms after`);
   });
 
-  it('leaves a body that is not a fan-out job to the redrive policy: DLQ after maxReceiveCount', async () => {
-    const before = await depth(retrying.dlqUrl);
+  it('without a DLQ to forward to, leaves a poison body to the redrive, holding its group until then', async () => {
+    const id = runId();
+    const conversationId = `grp:redrive-${id}`;
+    const { members, rows } = group(`r${id}`, 3);
+    await register(rows);
+    const [entry] = planFanout(members, eventFrame(conversationId, 1, 'nobody'), undefined, { buckets: 1 });
+    if (!entry) throw new Error('no entry');
+    const before = await depth(redriven.dlqUrl);
+    const t0 = performance.now();
     const { MessageId } = await sqs.send(
-      new SendMessageCommand({ QueueUrl: retrying.queueUrl, MessageBody: '{"v":2,"users":[]}' }),
+      new SendMessageCommand({
+        QueueUrl: redriven.queueUrl,
+        MessageBody: 'not json',
+        MessageGroupId: entry.group,
+        MessageDeduplicationId: `poison-${id}`,
+      }),
     );
-    await eventually(async () => expect(await depth(retrying.dlqUrl)).toBe(before + 1), 25_000);
+    await new SqsFanoutQueue(sqs, redriven.queueUrl).enqueue([entry]);
+    await eventually(() => {
+      for (const r of rows) expect(seqs(r.connectionId)).toEqual([1]);
+    }, 25_000);
+    const ms = performance.now() - t0;
+    // maxReceiveCount (3) receives, one visibility timeout (1 s) apart, before the job behind it ran.
+    expect(ms).toBeGreaterThan(2000);
+    expect(await depth(redriven.dlqUrl)).toBe(before + 1);
     const poison = error.mock.calls.filter(
       ([m, extra]) =>
         m === 'poison fan-out record: left to the redrive policy' &&
         (extra as { sqsMessageId?: string }).sqsMessageId === MessageId,
     );
     expect(poison).toHaveLength(3);
-  });
+    console.info(
+      `[fanout] poison left to the redrive (3 receives, 1 s visibility): the next job of its group ` +
+        `delivered ${Math.round(ms)} ms after`,
+    );
+  }, 40_000);
 });
 
-describe('SqsFanoutQueue on fauxqs', () => {
+describe('SqsFanoutQueue on fauxqs (FIFO)', () => {
   /** Wraps the real client: SendMessageBatch reports the first `fail` entries as failed without sending them. */
   function flaky(options: { fail: number; calls: number; senderFault?: boolean }) {
     const log: number[] = [];
@@ -389,14 +707,25 @@ describe('SqsFanoutQueue on fauxqs', () => {
     return { client: client as unknown as SQSClient, log };
   }
 
-  async function drain(queueUrl: string, expected: number): Promise<FanoutJob[]> {
-    const jobs: FanoutJob[] = [];
+  /** Receives until `expected` jobs came (or 10 s), deleting each batch: FIFO hands out a group's next job then. */
+  async function drain(queueUrl: string, expected: number): Promise<{ group: string; job: FanoutJob }[]> {
+    const jobs: { group: string; job: FanoutJob }[] = [];
     const deadline = Date.now() + 10_000;
     while (jobs.length < expected && Date.now() < deadline) {
       const { Messages = [] } = await sqs.send(
-        new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 1,
+          MessageSystemAttributeNames: ['MessageGroupId'],
+        }),
       );
-      for (const m of Messages) jobs.push(FanoutJob.parse(JSON.parse(m.Body ?? '')));
+      for (const m of Messages) {
+        jobs.push({
+          group: m.Attributes?.MessageGroupId ?? '',
+          job: FanoutJob.parse(JSON.parse(m.Body ?? '')),
+        });
+      }
       if (Messages.length > 0) {
         await sqs.send(
           new DeleteMessageBatchCommand({
@@ -410,30 +739,54 @@ describe('SqsFanoutQueue on fauxqs', () => {
   }
 
   const users = (n: number) => Array.from({ length: n }, (_, i) => `q-${i}`);
-  const frame = eventFrame('grp:q', 1, 'q-0');
+  const frame = (seq = 1) => eventFrame(`grp:q-${runId()}`, seq, 'q-0');
 
-  it('sends 25 jobs in batches of at most 10, each once', async () => {
+  it('sends 25 jobs in batches of at most 10, each once, in its message group', async () => {
     const { client, log } = flaky({ fail: 0, calls: 0 });
-    await new SqsFanoutQueue(client, plain.queueUrl).enqueue(fanoutJobs(users(25), frame, undefined, 1));
+    const entries = planFanout(users(25), frame(), undefined, { chunkSize: 1 });
+    await new SqsFanoutQueue(client, plain.queueUrl).enqueue(entries);
     expect(log.sort()).toEqual([10, 10, 5]);
     const jobs = await drain(plain.queueUrl, 25);
-    expect(jobs.flatMap((j) => j.users).sort()).toEqual(users(25).sort());
+    expect(jobs.flatMap((j) => j.job.users).sort()).toEqual(users(25).sort());
+    for (const { group, job } of jobs) {
+      expect(group).toBe(entries.find((e) => e.job.users[0] === job.users[0])?.group);
+    }
+  });
+
+  it('keeps the order of a batch’s entries within their group', async () => {
+    // One bucket, one user per job: 10 jobs of one group in one batch.
+    const entries = planFanout(users(10), frame(), undefined, { chunkSize: 1, buckets: 1 });
+    await new SqsFanoutQueue(sqs, plain.queueUrl).enqueue(entries);
+    const jobs = await drain(plain.queueUrl, 10);
+    expect(jobs.map((j) => j.job.users[0])).toEqual(entries.map((e) => e.job.users[0]));
+  });
+
+  it('drops the jobs of a retried enqueue (same deduplication ids)', async () => {
+    const f = frame(7);
+    const members = users(40);
+    const entries = planFanout(members, f);
+    await new SqsFanoutQueue(sqs, plain.queueUrl).enqueue(entries);
+    // The retried delivery plans the same event again: same entries, dropped by SQS.
+    await new SqsFanoutQueue(sqs, plain.queueUrl).enqueue(planFanout(members, f));
+    const jobs = await drain(plain.queueUrl, entries.length);
+    expect(jobs.flatMap((j) => j.job.users).sort()).toEqual(members.slice().sort());
+    expect(await depth(plain.queueUrl)).toBe(0);
   });
 
   it('sends again the entries SendMessageBatch reports as failed', async () => {
     const { client, log } = flaky({ fail: 3, calls: 1 });
     await new SqsFanoutQueue(client, plain.queueUrl, { retryDelayMs: 1 }).enqueue(
-      fanoutJobs(users(10), frame, undefined, 1),
+      planFanout(users(10), frame(), undefined, { chunkSize: 1 }),
     );
     expect(log).toEqual([10, 3]);
     const jobs = await drain(plain.queueUrl, 10);
-    expect(jobs.flatMap((j) => j.users).sort()).toEqual(users(10).sort());
+    expect(jobs.flatMap((j) => j.job.users).sort()).toEqual(users(10).sort());
   });
 
   it('throws FanoutEnqueueError when entries keep failing, after maxAttempts sends', async () => {
     const { client, log } = flaky({ fail: 2, calls: 99 });
     const failure = await new SqsFanoutQueue(client, plain.queueUrl, { retryDelayMs: 1 })
-      .enqueue(fanoutJobs(users(10), frame, undefined, 1))
+      .enqueue(planFanout(users(10), frame(), undefined, { chunkSize: 1 }))
       .catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(FanoutEnqueueError);
     expect(failure).toMatchObject({ failed: 2, total: 10, codes: ['InternalError'] });
@@ -445,7 +798,7 @@ describe('SqsFanoutQueue on fauxqs', () => {
     const { client, log } = flaky({ fail: 1, calls: 99, senderFault: true });
     await expect(
       new SqsFanoutQueue(client, plain.queueUrl, { retryDelayMs: 1 }).enqueue(
-        fanoutJobs(users(4), frame, undefined, 1),
+        planFanout(users(4), frame(), undefined, { chunkSize: 1 }),
       ),
     ).rejects.toBeInstanceOf(FanoutEnqueueError);
     expect(log).toEqual([4]);

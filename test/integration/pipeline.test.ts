@@ -8,7 +8,7 @@ import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../lambdas/config';
 import { type SqsEventSource, startSqsEventSource } from '../../local/runtime/sqs-event-source';
-import { type AckFrame, type EventFrame, ServerFrame } from '../../protocol';
+import { type AckFrame, type EventFrame, LIMITS, ServerFrame } from '../../protocol';
 import { type ConnectionsEndpoint, startConnectionsEndpoint } from '../helpers/connections-endpoint';
 import { authorizerEvent, lambdaContext, websocketEvent } from '../helpers/events';
 import {
@@ -37,20 +37,26 @@ let handlers: {
 };
 const db = documentClient();
 const invocationErrors: unknown[] = [];
+const extraQueues: FifoQueuePair[] = [];
 
 beforeAll(async () => {
   sqs = testSqsClient();
-  [tables, queues, endpoint] = await Promise.all([
+  let fanoutQueues: FifoQueuePair;
+  [tables, queues, endpoint, fanoutQueues] = await Promise.all([
     createHeraldTables(),
     createFifoQueuePair(sqs, { maxReceiveCount: MAX_RECEIVE_COUNT, visibilityTimeout: 1 }),
     startConnectionsEndpoint(),
+    // Only groups over the fan-out threshold use it; these tests stay under it.
+    createFifoQueuePair(sqs),
   ]);
+  extraQueues.push(fanoutQueues);
   Object.assign(process.env, {
     [ENV.CONNECTIONS_TABLE]: tables.connections,
     [ENV.CONVERSATIONS_TABLE]: tables.conversations,
     [ENV.MESSAGES_TABLE]: tables.messages,
     [ENV.MESSAGE_QUEUE_URL]: queues.queueUrl,
     [ENV.DEAD_LETTER_QUEUE_URL]: queues.dlqUrl,
+    [ENV.FANOUT_QUEUE_URL]: fanoutQueues.queueUrl,
     [ENV.CALLBACK_URL]: endpoint.url,
     [ENV.AUTH_MODE]: 'dev',
     [ENV.AUTH_DEV_SECRET]: DEV_AUTH.secret,
@@ -82,7 +88,12 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await eventSource?.stop();
-  await Promise.allSettled([tables?.drop(), queues?.drop(), endpoint?.close()]);
+  await Promise.allSettled([
+    tables?.drop(),
+    queues?.drop(),
+    endpoint?.close(),
+    ...extraQueues.map((q) => q.drop()),
+  ]);
 });
 
 let connectionCounter = 0;
@@ -177,9 +188,20 @@ describe('the Herald pipeline on DynamoDB Local and fauxqs', () => {
     const recipient = first === a ? second : first;
     const senderConn = await connect(sender);
     const recipientConn = await connect(recipient);
-    const ids = Array.from({ length: 25 }, (_, i) => `burst-${i}`);
-    for (const id of ids) await send(sender, senderConn, conversationId, id);
-    await eventually(() => expect(messagesTo(recipientConn)).toHaveLength(25), 30_000);
+    // A full burst: LIMITS.frameBurst frames at once are allowed; the next one is throttled, for this connection only.
+    const ids = Array.from({ length: LIMITS.frameBurst }, (_, i) => `burst-${i}`);
+    for (const id of ids)
+      expect(await send(sender, senderConn, conversationId, id)).toEqual({ statusCode: 200 });
+    const flood = await send(sender, senderConn, conversationId, 'one-too-many');
+    expect(JSON.parse(flood.body ?? '{}')).toMatchObject({
+      code: 'RATE_LIMITED',
+      clientMessageId: 'one-too-many',
+    });
+    expect(await send(recipient, recipientConn, conversationId, 'other-connection')).toEqual({
+      statusCode: 200,
+    });
+    await eventually(() => expect(messagesTo(senderConn)).toHaveLength(1), 30_000);
+    await eventually(() => expect(messagesTo(recipientConn)).toHaveLength(LIMITS.frameBurst), 30_000);
     expect(messagesTo(recipientConn).map((m) => m.clientMessageId)).toEqual(ids);
     expect(messagesTo(recipientConn).map((m) => m.seq)).toEqual(ids.map((_, i) => i + 1));
   });

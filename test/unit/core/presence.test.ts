@@ -152,6 +152,25 @@ describe('contactsOf', () => {
     expect((await contactsOf(world.deps(), 'alice')).sort()).toEqual(['bob', 'carol']);
   });
 
+  it('leaves out groups larger than PRESENCE_LIMITS.groupSize (presence there would cost members² pushes)', async () => {
+    const crowd = Array.from({ length: PRESENCE_LIMITS.groupSize + 1 }, (_, i) => `u${i}`);
+    const world = new World()
+      .conversation('grp:small', 'alice', 'bob')
+      .conversation('grp:big', 'alice', ...crowd);
+    const deps = world.deps();
+    const limited = {
+      ...deps,
+      contacts: {
+        ...deps.contacts,
+        membersIfAtMost: async (id: string, max: number) => {
+          const members = world.members.get(id) ?? [];
+          return members.length > max ? undefined : [...members];
+        },
+      },
+    };
+    expect(await contactsOf(limited, 'alice')).toEqual(['bob']);
+  });
+
   it('reads direct members from the conversation id, without a lookup', async () => {
     const world = new World().conversation('dm:alice:bob', 'alice', 'bob');
     expect(await contactsOf(world.deps(), 'alice')).toEqual(['bob']);
