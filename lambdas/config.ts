@@ -103,6 +103,8 @@ export type DeliverConfig = z.infer<typeof deliverConfig>;
 /** The fan-out function: pushes one chunk of a large group's delivery. */
 export const fanoutConfig = connectionsConfig.extend({
   CALLBACK_URL: z.url(),
+  /** Bodies that are not fan-out jobs go here at once instead of holding their FIFO group (bucket). */
+  DEAD_LETTER_QUEUE_URL: z.url(),
   /** Posts in flight per invocation: with the mapping's maxConcurrency it bounds all posts in flight. */
   DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
 });

@@ -196,7 +196,7 @@ export const ephemeralDeps = /* @__PURE__ */ once((): EphemeralDeps => {
   return { ...buildPresenceDeps(db, api, config), gate: limits, limiter: limits };
 });
 
-export const fanoutDeps = /* @__PURE__ */ once((): FanoutDeps => {
+export const fanoutDeps = /* @__PURE__ */ once((): FanoutDeps & { deadLetter: SqsDeadLetter } => {
   const config = loadConfig(fanoutConfig, process.env);
   return {
     connections: new DynamoConnectionStore(
@@ -206,5 +206,6 @@ export const fanoutDeps = /* @__PURE__ */ once((): FanoutDeps => {
     ),
     notifier: new ManagementApiNotifier(new ApiGatewayManagementApiClient({ endpoint: config.CALLBACK_URL })),
     concurrency: config.DELIVERY_CONCURRENCY,
+    deadLetter: new SqsDeadLetter(sqsClient(), config.DEAD_LETTER_QUEUE_URL),
   };
 });

@@ -63,19 +63,14 @@ export interface HeraldStackProps extends StackProps {
   readonly logRetention?: RetentionDays;
 }
 
-/** The DynamoDB actions that read items. `dynamodb:Scan` is deliberately absent everywhere: IAM forbids it.
- * */
-const DYNAMO_READ = [
-  'dynamodb:GetItem',
-  'dynamodb:BatchGetItem',
-  'dynamodb:Query',
-  'dynamodb:ConditionCheckItem',
-];
-/** Inserting and updating items. No DeleteItem or BatchWriteItem: nothing in Herald deletes history. */
+/**
+ * Inserting and updating items. Reads are granted action by action, and `dynamodb:Scan` nowhere: IAM forbids
+ * it. Nothing deletes history; member rows go by BatchWriteItem on Conversations only.
+ */
 const DYNAMO_UPSERT = ['dynamodb:PutItem', 'dynamodb:UpdateItem'];
 
 /**
- * Herald: an API Gateway WebSocket API in front of six Lambda functions, an SQS FIFO queue between accepting
+ * Herald: an API Gateway WebSocket API in front of nine Lambda functions, an SQS FIFO queue between accepting
  * a message and delivering it, and three DynamoDB tables. This class only composes the constructs, grants
  * each function exactly what its handler does, and prints the outputs.
  */
@@ -219,6 +214,7 @@ export class HeraldStack extends Stack {
       fn.addEnvironment(ENV.CONVERSATIONS_TABLE, conversations.tableName);
     for (const fn of [command, query]) fn.addEnvironment(ENV.CONNECTIONS_TABLE, connections.tableName);
     deliver.addEnvironment(ENV.FANOUT_QUEUE_URL, this.fanout.queue.queueUrl);
+    fanout.addEnvironment(ENV.DEAD_LETTER_QUEUE_URL, this.fanout.deadLetterQueue.queueUrl);
     deliver.addEnvironment(ENV.DEAD_LETTER_QUEUE_URL, this.pipeline.deadLetterQueue.queueUrl);
 
     // ---- Grants: one block per function. Explicit actions instead of grantReadData/grantWriteData, which
@@ -259,8 +255,8 @@ export class HeraldStack extends Stack {
     // command and query: the per-connection flood limit (one conditional update on the connection row).
     allow(command, ['dynamodb:UpdateItem'], [connections.tableArn]);
     allow(query, ['dynamodb:UpdateItem'], [connections.tableArn]);
-    // command: the membership check (GetItem/Query on Conversations) and the enqueue.
-    allow(command, ['dynamodb:GetItem', 'dynamodb:Query'], [conversations.tableArn]);
+    // command: the membership check (one GetItem on Conversations) and the enqueue.
+    allow(command, ['dynamodb:GetItem'], [conversations.tableArn]);
     this.pipeline.queue.grantSendMessages(command);
     // query: reads of conversations (meta, members), a user's memberships through byMember, and events.
     allow(query, ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'], [conversations.tableArn]);
@@ -273,9 +269,20 @@ export class HeraldStack extends Stack {
     // append transaction, the members' connections through the byUser index only, the 410 cleanup, POST to
     // @connections of this stage, and forwarding poison records straight to the DLQ (the event source adds
     // consuming the main queue).
-    allow(deliver, [...DYNAMO_READ, ...DYNAMO_UPSERT], [conversations.tableArn, messages.tableArn]);
-    // Member rows go when members are removed or leave: deletes on Conversations only, never on events.
-    allow(deliver, ['dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'], [conversations.tableArn]);
+    // Conversations: meta, member and idempotency rows (read, append transaction, a leave's condition check,
+    // member rows written and, in batches, deleted). Messages (events): read, stored, edited or recalled.
+    allow(
+      deliver,
+      [
+        'dynamodb:GetItem',
+        'dynamodb:Query',
+        ...DYNAMO_UPSERT,
+        'dynamodb:ConditionCheckItem',
+        'dynamodb:BatchWriteItem',
+      ],
+      [conversations.tableArn],
+    );
+    allow(deliver, ['dynamodb:GetItem', ...DYNAMO_UPSERT], [messages.tableArn]);
     // deliver and fanout: the members' connections through the byUser index only, the 410 cleanup, POST.
     for (const fn of [deliver, fanout]) {
       allow(fn, ['dynamodb:Query'], [byUser]);
@@ -284,6 +291,8 @@ export class HeraldStack extends Stack {
     }
     this.pipeline.deadLetterQueue.grantSendMessages(deliver);
     this.fanout.queue.grantSendMessages(deliver);
+    // fanout: forwarding poison jobs straight to the fan-out DLQ (the event source adds consuming the queue).
+    this.fanout.deadLetterQueue.grantSendMessages(fanout);
     const apiLogicalId = this.getLogicalId(this.webSocket.api.node.defaultChild as CfnElement);
     for (const fn of [deliver, fanout, ephemeral, connect, disconnect]) {
       Validations.of(fn.serviceRole).acknowledge({

@@ -1,6 +1,8 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
 import type { UserId } from '../../protocol';
 import type { ConnectionRecord, ConnectionStore } from '../core/ports';
+import { CONNECT_GRACE_MS } from '../core/presence';
 
 /**
  * Connections table: one row per live WebSocket connection, keyed by connectionId, with a KEYS_ONLY index by
@@ -20,6 +22,22 @@ export class DynamoConnectionStore implements ConnectionStore {
   async remove(connectionId: string): Promise<void> {
     // Deleting by the exact connection id that went away: never by user, never another device's row.
     await this.db.send(new DeleteCommand({ TableName: this.tableName, Key: { connectionId } }));
+  }
+
+  async removeGone(connectionId: string): Promise<void> {
+    try {
+      await this.db.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { connectionId },
+          ConditionExpression: 'connectedAt < :cutoff',
+          ExpressionAttributeValues: { ':cutoff': Date.now() - CONNECT_GRACE_MS },
+        }),
+      );
+    } catch (error) {
+      // Young (still connecting) or already gone: nothing to clean.
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
   }
 
   async listByUser(userId: UserId): Promise<string[]> {

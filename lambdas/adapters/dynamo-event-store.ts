@@ -283,17 +283,29 @@ export class DynamoEventStore implements EventStore {
     });
     // The actor has read what they did. Only once their member row exists (it comes with a conversation's
     // first event), and only while they are still a member.
-    if (current > 0 && event.kind !== 'member.left') {
+    if (current > 0) {
       index.actor = items.length;
-      items.push({
-        Update: {
-          TableName: this.conversationsTable,
-          Key: { conversationId: event.conversationId, sk: CONVERSATION_SK.member(event.actorId) },
-          UpdateExpression: 'SET readSeq = :next',
-          ConditionExpression: 'attribute_exists(memberId)',
-          ExpressionAttributeValues: { ':next': event.seq },
-        },
-      });
+      const key = { conversationId: event.conversationId, sk: CONVERSATION_SK.member(event.actorId) };
+      items.push(
+        event.kind === 'member.left'
+          ? // Leaving: only a member can, checked in the same transaction as the event.
+            {
+              ConditionCheck: {
+                TableName: this.conversationsTable,
+                Key: key,
+                ConditionExpression: 'attribute_exists(memberId)',
+              },
+            }
+          : {
+              Update: {
+                TableName: this.conversationsTable,
+                Key: key,
+                UpdateExpression: 'SET readSeq = :next',
+                ConditionExpression: 'attribute_exists(memberId)',
+                ExpressionAttributeValues: { ':next': event.seq },
+              },
+            },
+      );
     }
     if (effects.updateMessage) {
       const { seq, change } = effects.updateMessage;

@@ -19,6 +19,8 @@ export class DynamoMembershipDirectory implements MembershipDirectory {
         TableName: this.tableName,
         Key: { conversationId, sk: CONVERSATION_SK.member(userId) },
         ProjectionExpression: 'memberId',
+        // Strongly consistent: a member added or removed a moment ago must count at once.
+        ConsistentRead: true,
       }),
     );
     return Item !== undefined;
@@ -33,6 +35,8 @@ export class DynamoMembershipDirectory implements MembershipDirectory {
         KeyConditionExpression: 'conversationId = :c AND begins_with(sk, :p)',
         ExpressionAttributeValues: { ':c': conversationId, ':p': CONVERSATION_SK.memberPrefix },
         ProjectionExpression: 'memberId',
+        // Strongly consistent: new members get the event that added them; removed ones get nothing more.
+        ConsistentRead: true,
       },
     );
     for await (const page of pages) {

@@ -19,7 +19,7 @@ export class SqsCommandQueue implements CommandQueue {
       new SendMessageCommand({
         QueueUrl: this.queueUrl,
         MessageBody: JSON.stringify(command),
-        MessageGroupId: command.conversationId,
+        MessageGroupId: messageGroupId(command.conversationId),
         MessageDeduplicationId: deduplicationId(command),
       }),
     );
@@ -28,4 +28,11 @@ export class SqsCommandQueue implements CommandQueue {
 
 export function deduplicationId(command: QueuedCommand): string {
   return createHash('sha256').update(deduplicationKey(command)).digest('hex');
+}
+
+/** SQS allows 128 characters in a group id; a direct conversation's id may be longer (two 128-character users). */
+export function messageGroupId(conversationId: string): string {
+  return conversationId.length <= 128
+    ? conversationId
+    : createHash('sha256').update(conversationId).digest('hex');
 }

@@ -339,13 +339,16 @@ async function applyMembershipRows(deps: ApplyDeps, event: ConversationEvent): P
       await deps.store.deleteMembers(event.conversationId, event.userIds);
       return;
     case 'member.left': {
-      const leaver = await deps.store.getMember(event.conversationId, event.actorId);
       await deps.store.deleteMembers(event.conversationId, [event.actorId]);
-      if (leaver?.role === 'owner') {
-        // The group keeps an owner: the longest-standing remaining member (admins first) takes over.
-        const rest = await deps.store.listMemberRecords(event.conversationId);
+      // The group keeps an owner: if none remains (the owner left), the longest-standing remaining member
+      // (admins first) takes over. Decided from the rows after the deletion, so a retry reaches the same state.
+      const rest = await deps.store.listMemberRecords(event.conversationId);
+      if (rest.length > 0 && !rest.some((m) => m.role === 'owner')) {
         const heir = [...rest].sort(
-          (a, b) => Number(b.role === 'admin') - Number(a.role === 'admin') || a.joinedAt - b.joinedAt,
+          (a, b) =>
+            Number(b.role === 'admin') - Number(a.role === 'admin') ||
+            a.joinedAt - b.joinedAt ||
+            a.userId.localeCompare(b.userId),
         )[0];
         if (heir) await deps.store.putMembers(event.conversationId, [{ ...heir, role: 'owner' }]);
       }

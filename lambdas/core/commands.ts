@@ -49,9 +49,13 @@ export function idempotencyKey(command: { actorId: string; clientMessageId: stri
   return `${command.actorId}/${command.clientMessageId}`;
 }
 
-/** The queue's deduplication key material for any command (markRead has no clientMessageId). */
+/**
+ * The queue's deduplication key material. It includes the connection: a retry from the same connection within
+ * SQS's 5-minute window is dropped by the queue, while a retry from another connection (the client reconnected)
+ * reaches delivery, which finds the original event by its idempotency key and acks it to the new connection.
+ */
 export function deduplicationKey(command: QueuedCommand): string {
   return command.kind === 'markRead'
-    ? `read/${command.actorId}/${command.conversationId}/${command.seq}`
-    : idempotencyKey(command);
+    ? `read/${command.actorId}/${command.conversationId}/${command.seq}/${command.connectionId}`
+    : `${idempotencyKey(command)}/${command.connectionId}`;
 }

@@ -22,6 +22,11 @@ export interface ConnectionRecord {
 export interface ConnectionStore {
   put(connection: ConnectionRecord): Promise<void>;
   remove(connectionId: string): Promise<void>;
+  /**
+   * Removes a connection that answered 410 Gone, unless it connected in the last CONNECT_GRACE_MS: API Gateway
+   * also answers 410 while a connection's $connect is still running, and that row must stay.
+   */
+  removeGone(connectionId: string): Promise<void>;
   /** The live connection ids of one user, read through an index (never a Scan). */
   listByUser(userId: UserId): Promise<string[]>;
 }

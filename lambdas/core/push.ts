@@ -237,7 +237,7 @@ export async function postAll(
 ): Promise<PushReport> {
   const results = await settleWithLimit(posts, deps.concurrency, async ({ connectionId, frame }) => {
     const outcome = await deps.notifier.post(connectionId, frame);
-    if (outcome === 'gone') await deps.connections.remove(connectionId);
+    if (outcome === 'gone') await deps.connections.removeGone(connectionId);
     return outcome;
   });
   const failed: string[] = [];

@@ -62,10 +62,11 @@ function parseBody(
 }
 
 export const createDeliverHandler = (deps: () => DeliverHandlerDeps) => {
-  // It holds the batch's state during one invocation; invocations of one environment never overlap.
-  const processor = new SqsFifoPartialProcessorAsync();
   const recordHandler = (record: SQSRecord) => handleRecord(deps(), record);
   return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    // One per invocation: it holds the batch's state, and a handler invoked concurrently (tests, local runs)
+    // must not mix two batches.
+    const processor = new SqsFifoPartialProcessorAsync();
     try {
       return await processPartialResponse(event, recordHandler, processor, {
         context,

@@ -92,10 +92,11 @@ async function handleRecord(deps: FanoutHandlerDeps, record: SQSRecord): Promise
 }
 
 export const createFanoutHandler = (deps: () => FanoutHandlerDeps) => {
-  // It holds the batch's state during one invocation; invocations of one environment never overlap.
-  const processor = new SqsFifoPartialProcessorAsync();
   const recordHandler = (record: SQSRecord) => handleRecord(deps(), record);
   return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    // A processor holds one batch's state (records, failed groups): one per invocation costs nothing, and keeps
+    // overlapping invocations of one handler (a local event source with several pollers) from mixing results.
+    const processor = new SqsFifoPartialProcessorAsync();
     try {
       // A batch whose every record failed throws (Powertools' default), as in the delivery handler: the
       // records come back all the same, and the invocation counts as an error for the alarms.

@@ -1,14 +1,15 @@
 import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { DeduplicationScope, FifoThroughputLimit, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { FANOUT_BUCKETS } from '../../lambdas/core/push';
 import { VISIBILITY_TIMEOUT_FACTOR } from './message-pipeline';
 
 /** Lambda's default timeout, when a function does not set one. */
 const LAMBDA_DEFAULT_TIMEOUT = Duration.seconds(3);
-/** Above 10, an SQS event source needs a batching window, which would only delay fan-out. */
-const MAX_BATCH_SIZE = 10;
+/** The largest batch Lambda takes from a FIFO queue. */
+const MAX_FIFO_BATCH_SIZE = 10;
 
 export interface FanoutPipelineProps {
   /**
@@ -26,8 +27,9 @@ export interface FanoutPipelineProps {
   readonly maxConcurrency?: number;
 
   /**
-   * Jobs per invocation (1 to 10). The handler takes a batch's jobs one after the other, so a larger batch
-   * saves invocations but lets one invocation serialise chunks that separate invocations would push at once.
+   * Jobs per invocation (1 to 10, FIFO's maximum). The handler takes a batch's jobs one after the other, so a
+   * larger batch saves invocations but lets one invocation serialise chunks (of other buckets, even other
+   * conversations) that separate invocations would push at once.
    * @default 1
    */
   readonly batchSize?: number;
@@ -56,15 +58,32 @@ export interface FanoutPipelineProps {
 }
 
 /**
- * Fan-out of large audiences: a standard SQS queue of jobs (one chunk of an audience each, enqueued by the
- * delivery function), its dead-letter queue (kept 14 days), both encrypted (SSE-SQS) and refusing non-TLS
+ * Fan-out of large audiences: an SQS FIFO queue of jobs (one chunk of an audience each, enqueued by the
+ * delivery function), its FIFO dead-letter queue (kept 14 days), both encrypted (SSE-SQS) and refusing non-TLS
  * requests, and the event source mapping that feeds the fan-out function with partial batch responses.
  *
- * A standard queue, not FIFO: chunks of one event have no order among themselves (each reaches other
- * connections), and one FIFO group per conversation would serialise them again. The price: for an audience
- * fanned out, the FIFO order of the message pipeline ends when the jobs are enqueued, so two events of one
- * large group may reach a connection out of order (and a retried chunk repeats). Clients order and deduplicate
- * by `seq`, and a gap they cannot wait out is what `sync` is for.
+ * **Order.** The product promises that nothing accepted is lost, duplicated or reordered, and a standard queue
+ * would reorder two events of one large group on their way to a connection. Each job's message group is
+ * `${conversationId}#${bucket}`, with a user's bucket a stable hash of their id modulo FANOUT_BUCKETS: the
+ * delivery function enqueues all jobs of an event before it takes the conversation's next one, and SQS hands
+ * a group's jobs to the function one at a time, in order, so every connection gets the conversation's frames in
+ * order, while the conversation's buckets are pushed in parallel. A failed chunk holds back only its own group
+ * (the handler's `skipGroupOnError`) until it succeeds or, after maxReceiveCount, moves to the DLQ; a body that
+ * is no job is forwarded to the DLQ at once by the handler when it has the DLQ's URL and send permission (the
+ * stack grants them), so it blocks nothing. Each job's deduplication id (frame, bucket, chunk) makes a retried
+ * delivery's enqueue a no-op for 5 minutes. High-throughput FIFO (deduplication and throughput limit per
+ * message group), as on the message pipeline.
+ *
+ * **Parallelism.** Lambda processes one batch per message group at a time: for a FIFO queue, concurrent
+ * invocations are capped by the number of message groups with jobs waiting or by the maximum concurrency,
+ * whichever is lower (AWS Lambda developer guide, "Configuring scaling behavior for SQS event source mappings"):
+ *
+ *     invocations at once <= min(maxConcurrency, active groups)
+ *     active groups       <= FANOUT_BUCKETS x large conversations with jobs waiting     (16 each)
+ *
+ * So one conversation's fan-out never uses more than 16 invocations, however many events it has queued, and
+ * a 1,000-member group (16 jobs of about 63 users an event) takes two rounds of one chunk's time with the
+ * default cap of 10, one round with a cap of 16 or more. Several busy large groups share the cap.
  *
  * **The API Gateway request quota.** `@connections` posts share the account's 10,000 requests/s (5,000 burst)
  * with every incoming WebSocket message. Fan-out bounds its share by bounding the posts it has in flight:
@@ -75,15 +94,19 @@ export interface FanoutPipelineProps {
  *     posts per second <= posts in flight / post latency                (Little's law)
  *
  * which is 3,200/s at 50 ms a post and 8,000/s at 20 ms: under the quota, with room for incoming frames and
- * the delivery function's own posts (audiences up to FANOUT_THRESHOLD users). A 20 x 16 = 320 cap would reach
- * 16,000/s at 20 ms. Raise the quota before raising either factor. The cap is the guarantee: a throttled post
+ * the delivery function's own posts (audiences up to FANOUT_THRESHOLD users). A 16 x 16 = 256 cap would reach
+ * 12,800/s at 20 ms. Raise the quota before raising either factor. The cap is the guarantee: a throttled post
  * is retried by the SDK with backoff, then fails its chunk, which comes back after the visibility timeout;
  * AWS documents no scaling-down of a mapping with ReportBatchItemFailures when invocations fail.
  *
- * **Batch size 1 by default.** A 1,000-member audience is 10 jobs: with one job per invocation they are pushed
- * by up to 10 invocations at once, so the last member is reached in about the time of one chunk rather than
- * ten, and a failed chunk retries alone. The price is one Lambda request per 100 users ($0.20 per million),
- * next to the 100 WebSocket messages of those users ($1.00 per million).
+ * **Batch size 1 by default.** A batch from a FIFO queue may hold jobs of several groups, which the handler
+ * would push one after the other: with one job per invocation, the 16 jobs of an event are pushed by up to
+ * `maxConcurrency` invocations at once. The price is one Lambda request per job ($0.20 per million), next to
+ * the WebSocket messages of its users ($1.00 per million each).
+ *
+ * **Visibility timeout.** At least six times the consumer's timeout, and it is also how long a failed chunk
+ * holds back its bucket before the retry: keep the fan-out function's timeout short (a chunk of 100 users is
+ * about 7 rounds of 16 posts).
  */
 export class FanoutPipeline extends Construct {
   public readonly queue: Queue;
@@ -93,6 +116,8 @@ export class FanoutPipeline extends Construct {
   public readonly maxReceiveCount: number;
   public readonly maxConcurrency: number;
   public readonly batchSize: number;
+  /** Message groups per conversation (FANOUT_BUCKETS): the most invocations one conversation's fan-out uses. */
+  public readonly bucketsPerConversation = FANOUT_BUCKETS;
 
   constructor(scope: Construct, id: string, props: FanoutPipelineProps) {
     super(scope, id);
@@ -117,8 +142,10 @@ export class FanoutPipeline extends Construct {
       );
     }
     const batchSize = props.batchSize ?? 1;
-    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
-      throw new Error(`FanoutPipeline: batchSize must be an integer from 1 to 10, got ${batchSize}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_FIFO_BATCH_SIZE) {
+      throw new Error(
+        `FanoutPipeline: batchSize must be an integer from 1 to 10 for a FIFO queue, got ${batchSize}`,
+      );
     }
     const maxConcurrency = props.maxConcurrency ?? 10;
     if (!Number.isInteger(maxConcurrency) || maxConcurrency < 2 || maxConcurrency > 1000) {
@@ -129,12 +156,19 @@ export class FanoutPipeline extends Construct {
 
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
     this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
+      fifo: true,
       retentionPeriod: Duration.days(14),
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       removalPolicy,
     });
     this.queue = new Queue(this, 'Queue', {
+      fifo: true,
+      // The delivery function sets each job's deduplication id (frame, bucket, chunk): content-based ids would
+      // tell apart two plans of one frame that differ only in JSON key order.
+      contentBasedDeduplication: false,
+      deduplicationScope: DeduplicationScope.MESSAGE_GROUP,
+      fifoThroughputLimit: FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
       visibilityTimeout,
       retentionPeriod: props.retentionPeriod ?? Duration.days(4),
       encryption: QueueEncryption.SQS_MANAGED,

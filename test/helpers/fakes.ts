@@ -41,6 +41,9 @@ export class InMemoryConnectionStore implements ConnectionStore {
   async remove(connectionId: string): Promise<void> {
     this.rows.delete(connectionId);
   }
+  async removeGone(connectionId: string): Promise<void> {
+    this.rows.delete(connectionId);
+  }
   async listByUser(userId: UserId): Promise<string[]> {
     return [...this.rows.values()].filter((r) => r.userId === userId).map((r) => r.connectionId);
   }

@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { Stack, Validations } from 'aws-cdk-lib';
+import { type CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { HeraldStackProps } from '../../lib/herald-stack';
-import { type Synthesized, synthHerald } from './support';
+import { POSTING_FUNCTIONS, type Synthesized, synthHerald } from './support';
 
 const variants: [string, Partial<HeraldStackProps>][] = [
   ['dev auth with the defaults', {}],
@@ -97,6 +97,21 @@ describe.each(variants)('cdk-nag AwsSolutions, %s', (_name, props) => {
     // rule.
     for (const ack of acks.filter((a) => a.id.includes('AwsSolutions-IAM'))) {
       expect(ack.id, ack.path).toMatch(/AwsSolutions-IAM[45]\[.+\]$/);
+    }
+  });
+
+  it('acknowledges the @connections wildcard only on the roles of the functions that post, for this stage', () => {
+    const stage = props.stageName ?? 'prod';
+    const acks = acknowledgments(s.stack).filter((a) => a.id.includes('@connections'));
+    expect(acks.map((a) => a.path).sort()).toEqual(
+      POSTING_FUNCTIONS.map((name) => `Herald/${name}Role`).sort(),
+    );
+    const apiId = s.stack.getLogicalId(s.stack.webSocket.api.node.defaultChild as CfnElement);
+    for (const ack of acks) {
+      expect(ack.id.replace(/^Annotation::/, ''), ack.path).toBe(
+        'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:' +
+          `<${apiId}>/${stage}/POST/@connections/*]`,
+      );
     }
   });
 });

@@ -1,11 +1,19 @@
 import { App, Duration } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { ENV } from '../../lambdas/config';
+import { authorizerConfig, ENV, loadConfig } from '../../lambdas/config';
 import { CONTEXT, HeraldContextError, heraldConfigFromContext } from '../../lib/app-context';
 import type { HeraldAuthConfig } from '../../lib/constructs/auth';
 import { HeraldStack, type HeraldStackProps } from '../../lib/herald-stack';
-import { logicalIdOf, type Resource, statementsOfFunction, synthHerald } from './support';
+import {
+  describeArn,
+  environmentOf,
+  FUNCTION_NAMES,
+  logicalIdOf,
+  POSTING_FUNCTIONS,
+  statementsOfFunction,
+  synthHerald,
+} from './support';
 
 const JWKS: HeraldAuthConfig = {
   mode: 'jwks',
@@ -20,24 +28,22 @@ function build(props: Partial<HeraldStackProps>): HeraldStack {
   return new HeraldStack(app, 'Herald', { auth: { mode: 'dev' }, ...props });
 }
 
-function envOf(resources: Readonly<Record<string, Resource>>, name: string): Record<string, unknown> {
-  const fn = resources[logicalIdOf(resources, 'AWS::Lambda::Function', name)];
-  const environment = fn?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined;
-  return environment?.Variables ?? {};
-}
-
 describe('jwks auth', () => {
   const s = synthHerald({ auth: JWKS });
 
   it('configures the authorizer for the provider and creates no secret', () => {
-    expect(envOf(s.resources, 'Authorizer')).toMatchObject({
+    expect(environmentOf(s.resources, 'Authorizer')).toMatchObject({
       [ENV.AUTH_MODE]: 'jwks',
       [ENV.AUTH_JWKS_URL]: JWKS.jwksUrl,
       [ENV.AUTH_ISSUER]: JWKS.issuer,
       [ENV.AUTH_AUDIENCE]: JWKS.audience,
     });
-    expect(envOf(s.resources, 'Authorizer')).not.toHaveProperty(ENV.AUTH_DEV_SECRET_ARN);
-    expect(envOf(s.resources, 'Authorizer')).not.toHaveProperty(ENV.AUTH_DEV_SECRET);
+    expect(environmentOf(s.resources, 'Authorizer')).not.toHaveProperty(ENV.AUTH_DEV_SECRET_ARN);
+    expect(environmentOf(s.resources, 'Authorizer')).not.toHaveProperty(ENV.AUTH_DEV_SECRET);
+    // Plain strings, so the authorizer's own schema can read them as it will at cold start.
+    expect(() =>
+      loadConfig(authorizerConfig, environmentOf(s.resources, 'Authorizer') as Record<string, string>),
+    ).not.toThrow();
     s.template.resourceCountIs('AWS::SecretsManager::Secret', 0);
     expect(Object.keys(s.template.toJSON().Outputs as object)).not.toContain('DevAuthSecretArn');
   });
@@ -63,16 +69,34 @@ describe('options', () => {
     });
     const queue = s.resources[logicalIdOf(s.resources, 'AWS::SQS::Queue', 'Pipeline/Queue')]?.Properties;
     expect(queue).toMatchObject({ VisibilityTimeout: 360, RedrivePolicy: { maxReceiveCount: 3 } });
+    const deliver = logicalIdOf(s.resources, 'AWS::Lambda::Function', 'Deliver');
     s.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: deliver },
       ScalingConfig: { MaximumConcurrency: 20 },
     });
+    // The fan-out pipeline follows its own function's timeout and keeps its own cap.
+    const fanoutQueue =
+      s.resources[logicalIdOf(s.resources, 'AWS::SQS::Queue', 'FanoutPipeline/Queue')]?.Properties;
+    expect(fanoutQueue).toMatchObject({ VisibilityTimeout: 180, RedrivePolicy: { maxReceiveCount: 5 } });
+    s.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: logicalIdOf(s.resources, 'AWS::Lambda::Function', 'Fanout') },
+      ScalingConfig: { MaximumConcurrency: 10 },
+    });
+  });
+
+  it('passes deliveryConcurrency to the delivery and fan-out functions', () => {
+    const s = synthHerald({ deliveryConcurrency: 32 });
+    for (const name of ['Deliver', 'Fanout']) {
+      expect(environmentOf(s.resources, name)[ENV.DELIVERY_CONCURRENCY], name).toBe('32');
+    }
   });
 
   it('adds the alarm topic as alarm and OK action of every alarm', () => {
     const topic = 'arn:aws:sns:eu-west-1:123456789012:herald-alarms';
     const s = synthHerald({ alarmTopicArn: topic });
     const alarms = Object.values(s.resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
-    expect(alarms).toHaveLength(10);
+    // Per function errors, plus: two DLQs (delivery, fan-out), INTERNAL answers, throttles, oldest message.
+    expect(alarms).toHaveLength(FUNCTION_NAMES.length + 5);
     for (const alarm of alarms) {
       expect(alarm.Properties).toMatchObject({ AlarmActions: [topic], OKActions: [topic] });
     }
@@ -94,12 +118,22 @@ describe('options', () => {
   it('uses the stage name everywhere the stage appears', () => {
     const s = synthHerald({ stageName: 'beta' });
     s.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', { StageName: 'beta' });
-    const manage = statementsOfFunction(s.resources, 'Deliver').find((st) =>
-      st.actions.includes('execute-api:ManageConnections'),
-    );
-    expect(manage?.resources).toEqual([
-      'arn:{AWS::Partition}:execute-api:{AWS::Region}:{AWS::AccountId}:<WebSocket/Api>/beta/POST/@connections/*',
-    ]);
+    for (const name of POSTING_FUNCTIONS) {
+      const manage = statementsOfFunction(s.resources, name).filter((st) =>
+        st.actions.includes('execute-api:ManageConnections'),
+      );
+      expect(
+        manage.map((st) => st.resources),
+        name,
+      ).toEqual([
+        [
+          'arn:{AWS::Partition}:execute-api:{AWS::Region}:{AWS::AccountId}:<WebSocket/Api>/beta/POST/@connections/*',
+        ],
+      ]);
+      expect(describeArn(s.resources, environmentOf(s.resources, name)[ENV.CALLBACK_URL] ?? null), name).toBe(
+        'https://<WebSocket/Api>.execute-api.{AWS::Region}.{AWS::URLSuffix}/beta',
+      );
+    }
   });
 });
 

@@ -4,6 +4,7 @@ import { Architecture, Code, Function as LambdaFunction } from 'aws-cdk-lib/aws-
 import type { CfnQueue, Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
+import { FANOUT_BUCKETS } from '../../lambdas/core/push';
 import { FanoutPipeline, type FanoutPipelineProps } from '../../lib/constructs/fanout';
 import { HERALD_RUNTIME, HeraldFunction, handlerEntry } from '../../lib/constructs/handler-function';
 
@@ -27,25 +28,33 @@ function synth(props: Props = {}, consumer: { timeout?: Duration } = { timeout: 
 }
 
 describe('FanoutPipeline', () => {
-  it('is a standard queue with a standard DLQ kept 14 days, redriven after 5 receives', () => {
-    const { fanout, template, resolve } = synth();
+  it('is a high-throughput FIFO queue with a FIFO DLQ kept 14 days, redriven after 5 receives', () => {
+    const { fanout, template, resolve, logicalId } = synth();
     const queues = template.findResources('AWS::SQS::Queue');
     expect(Object.keys(queues)).toHaveLength(2);
     for (const queue of Object.values(queues)) {
-      expect(queue.Properties?.FifoQueue).toBeUndefined();
+      expect(queue.Properties?.FifoQueue).toBe(true);
     }
-    template.hasResourceProperties('AWS::SQS::Queue', {
+    expect(queues[logicalId(fanout.queue)]?.Properties).toMatchObject({
+      FifoQueue: true,
+      // The producer sets each job's deduplication id (frame, bucket, chunk).
+      ContentBasedDeduplication: false,
+      DeduplicationScope: 'messageGroup',
+      FifoThroughputLimit: 'perMessageGroupId',
       RedrivePolicy: {
         deadLetterTargetArn: resolve(fanout.deadLetterQueue.queueArn),
         maxReceiveCount: 5,
       },
       MessageRetentionPeriod: 4 * 24 * 3600,
     });
-    template.hasResourceProperties('AWS::SQS::Queue', {
+    expect(queues[logicalId(fanout.deadLetterQueue)]?.Properties).toMatchObject({
+      FifoQueue: true,
       MessageRetentionPeriod: 14 * 24 * 3600,
-      RedrivePolicy: Match.absent(),
     });
+    expect(queues[logicalId(fanout.deadLetterQueue)]?.Properties?.RedrivePolicy).toBeUndefined();
     expect(fanout.maxReceiveCount).toBe(5);
+    // One conversation's jobs spread over this many message groups: the most invocations it can use at once.
+    expect(fanout.bucketsPerConversation).toBe(FANOUT_BUCKETS);
   });
 
   it('encrypts both queues (SSE-SQS) and denies every non-TLS request to them', () => {
@@ -95,7 +104,7 @@ describe('FanoutPipeline', () => {
     expect([fanout.batchSize, fanout.maxConcurrency]).toEqual([1, 10]);
   });
 
-  it('lets the consumer receive and delete jobs, and nothing else of the queues', () => {
+  it('lets the consumer receive and delete jobs, and nothing of the DLQ (the stack grants the poison forward)', () => {
     const { template, resolve, fanout } = synth();
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
@@ -139,8 +148,8 @@ describe('FanoutPipeline', () => {
     ['maxConcurrency 1', { maxConcurrency: 1 }, /maxConcurrency must be an integer from 2 to 1000/],
     ['maxConcurrency 1001', { maxConcurrency: 1001 }, /maxConcurrency/],
     ['a fractional maxConcurrency', { maxConcurrency: 2.5 }, /maxConcurrency/],
-    ['batchSize 0', { batchSize: 0 }, /batchSize must be an integer from 1 to 10/],
-    ['batchSize 11 (would need a batching window)', { batchSize: 11 }, /batchSize/],
+    ['batchSize 0', { batchSize: 0 }, /batchSize must be an integer from 1 to 10 for a FIFO queue/],
+    ['batchSize 11 (FIFO takes at most 10)', { batchSize: 11 }, /batchSize/],
     ['maxReceiveCount 0', { maxReceiveCount: 0 }, /maxReceiveCount/],
   ])('refuses %s', (_name, props, message) => {
     expect(() => synth(props)).toThrow(message);

@@ -2,50 +2,147 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ENV, INDEX } from '../../lambdas/config';
+import type { z } from 'zod';
+import {
+  authorizerConfig,
+  commandConfig,
+  connectConfig,
+  deliverConfig,
+  ENV,
+  ephemeralConfig,
+  fanoutConfig,
+  INDEX,
+  loadConfig,
+  queryConfig,
+} from '../../lambdas/config';
 import { REPO_ROOT } from '../../lib/constructs/handler-function';
-import { CLIENT_ACTIONS } from '../../protocol';
+import { CLIENT_ACTIONS, ROUTES } from '../../protocol';
 import {
   describeArn,
+  environmentOf,
   FUNCTION_NAMES,
+  type FunctionName,
   grantMatrix,
+  type Json,
   logicalIdOf,
+  POSTING_FUNCTIONS,
   type Resource,
+  ROUTE_FUNCTIONS,
   type Synthesized,
   statementsOfFunction,
   synthHerald,
 } from './support';
 
-// One synthesis for the whole file, with real esbuild bundles (a few seconds per function).
+// One synthesis for the whole file, with real esbuild bundles (seconds per function, nine functions: on a busy
+// machine this takes minutes, hence the hook's own timeout).
 let s: Synthesized;
 beforeAll(() => {
   s = synthHerald({}, { bundle: true });
-});
+}, 600_000);
 
 const ofType = (type: string): [string, Resource][] =>
   Object.entries(s.resources).filter(([, r]) => r.Type === type);
 const props = (id: string): Record<string, unknown> => s.resources[id]?.Properties ?? {};
-const fnId = (name: string) => logicalIdOf(s.resources, 'AWS::Lambda::Function', name);
-const queueId = () => logicalIdOf(s.resources, 'AWS::SQS::Queue', 'Pipeline/Queue');
-const dlqId = () => logicalIdOf(s.resources, 'AWS::SQS::Queue', 'Pipeline/DeadLetterQueue');
+const fnId = (name: FunctionName) => logicalIdOf(s.resources, 'AWS::Lambda::Function', name);
+const queueId = (path: string) => logicalIdOf(s.resources, 'AWS::SQS::Queue', path);
+const QUEUES = {
+  main: 'Pipeline/Queue',
+  dlq: 'Pipeline/DeadLetterQueue',
+  fanout: 'FanoutPipeline/Queue',
+  fanoutDlq: 'FanoutPipeline/DeadLetterQueue',
+} as const;
 const tableId = (name: string) => logicalIdOf(s.resources, 'AWS::DynamoDB::Table', `Tables/${name}`);
+const mappingOf = (name: FunctionName): Record<string, unknown> => {
+  const found = ofType('AWS::Lambda::EventSourceMapping').filter(
+    ([, m]) => JSON.stringify(m.Properties?.FunctionName) === JSON.stringify({ Ref: fnId(name) }),
+  );
+  expect(found, `event source mappings of ${name}`).toHaveLength(1);
+  return found[0]?.[1].Properties ?? {};
+};
 
-describe('message pipeline', () => {
+describe('message pipeline (FIFO: command -> deliver)', () => {
   it('is a high-throughput FIFO queue with explicit deduplication and a FIFO DLQ redrive', () => {
-    expect(props(queueId())).toMatchObject({
+    expect(props(queueId(QUEUES.main))).toMatchObject({
       FifoQueue: true,
       ContentBasedDeduplication: false,
       DeduplicationScope: 'messageGroup',
       FifoThroughputLimit: 'perMessageGroupId',
-      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlqId(), 'Arn'] }, maxReceiveCount: 5 },
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': [queueId(QUEUES.dlq), 'Arn'] },
+        maxReceiveCount: 5,
+      },
     });
-    expect(props(dlqId())).toMatchObject({ FifoQueue: true, MessageRetentionPeriod: 14 * 24 * 3600 });
-    expect(ofType('AWS::SQS::Queue')).toHaveLength(2);
+    expect(props(queueId(QUEUES.dlq))).toMatchObject({
+      FifoQueue: true,
+      MessageRetentionPeriod: 14 * 24 * 3600,
+    });
+    expect(props(queueId(QUEUES.dlq)).RedrivePolicy).toBeUndefined();
   });
 
-  it('encrypts both queues (SSE-SQS) and denies every non-TLS request to them', () => {
-    for (const id of [queueId(), dlqId()]) {
-      expect(props(id).SqsManagedSseEnabled).toBe(true);
+  it('keeps messages invisible for at least six times the delivery timeout', () => {
+    const timeout = props(fnId('Deliver')).Timeout;
+    expect(timeout).toBe(30);
+    expect(props(queueId(QUEUES.main)).VisibilityTimeout).toBeGreaterThanOrEqual(6 * Number(timeout));
+  });
+
+  it('feeds the delivery function in batches of 10 with partial batch responses', () => {
+    expect(mappingOf('Deliver')).toMatchObject({
+      EventSourceArn: { 'Fn::GetAtt': [queueId(QUEUES.main), 'Arn'] },
+      BatchSize: 10,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+  });
+});
+
+describe('fan-out pipeline (FIFO: deliver -> fanout)', () => {
+  it('is a high-throughput FIFO queue with explicit deduplication and a FIFO DLQ kept 14 days', () => {
+    // The delivery function sends each job with its group (conversation and bucket of users) and an explicit
+    // deduplication id: a standard queue would refuse the latter and reorder a connection's frames.
+    expect(props(queueId(QUEUES.fanout))).toMatchObject({
+      FifoQueue: true,
+      ContentBasedDeduplication: false,
+      DeduplicationScope: 'messageGroup',
+      FifoThroughputLimit: 'perMessageGroupId',
+      MessageRetentionPeriod: 4 * 24 * 3600,
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': [queueId(QUEUES.fanoutDlq), 'Arn'] },
+        maxReceiveCount: 5,
+      },
+    });
+    expect(props(queueId(QUEUES.fanoutDlq))).toMatchObject({
+      FifoQueue: true,
+      MessageRetentionPeriod: 14 * 24 * 3600,
+    });
+    expect(props(queueId(QUEUES.fanoutDlq)).RedrivePolicy).toBeUndefined();
+  });
+
+  it('keeps jobs invisible for at least six times the fan-out timeout', () => {
+    const timeout = props(fnId('Fanout')).Timeout;
+    expect(timeout).toBe(30);
+    expect(props(queueId(QUEUES.fanout)).VisibilityTimeout).toBeGreaterThanOrEqual(6 * Number(timeout));
+  });
+
+  it('feeds the fan-out function one job at a time, at most 10 at once, with partial batch responses', () => {
+    expect(mappingOf('Fanout')).toMatchObject({
+      EventSourceArn: { 'Fn::GetAtt': [queueId(QUEUES.fanout), 'Arn'] },
+      BatchSize: 1,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      // Bounds fan-out's @connections posts in flight (see FanoutPipeline): API Gateway's quota is shared.
+      ScalingConfig: { MaximumConcurrency: 10 },
+    });
+  });
+});
+
+describe('queues', () => {
+  it('are exactly four, all FIFO: the queue and DLQ of the message pipeline and of fan-out', () => {
+    const queues = ofType('AWS::SQS::Queue');
+    expect(queues.map(([id]) => id).sort()).toEqual(Object.values(QUEUES).map(queueId).sort());
+    for (const [id, queue] of queues) expect(queue.Properties?.FifoQueue, id).toBe(true);
+  });
+
+  it('are all encrypted (SSE-SQS) and deny every non-TLS request', () => {
+    for (const id of Object.values(QUEUES).map(queueId)) {
+      expect(props(id).SqsManagedSseEnabled, id).toBe(true);
       s.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
         Queues: [{ Ref: id }],
         PolicyDocument: {
@@ -62,21 +159,22 @@ describe('message pipeline', () => {
     }
   });
 
-  it('keeps messages invisible for at least six times the delivery timeout', () => {
-    const timeout = props(fnId('Deliver')).Timeout;
-    expect(timeout).toBe(30);
-    expect(props(queueId()).VisibilityTimeout).toBeGreaterThanOrEqual(6 * Number(timeout));
-  });
-
-  it('feeds the delivery function in batches of 10 with partial batch responses', () => {
-    const mappings = ofType('AWS::Lambda::EventSourceMapping');
-    expect(mappings).toHaveLength(1);
-    expect(mappings[0]?.[1].Properties).toMatchObject({
-      FunctionName: { Ref: fnId('Deliver') },
-      EventSourceArn: { 'Fn::GetAtt': [queueId(), 'Arn'] },
-      BatchSize: 10,
-      FunctionResponseTypes: ['ReportBatchItemFailures'],
-    });
+  it('are consumed by exactly two event source mappings: deliver on the message queue, fanout on its own', () => {
+    const mappings = ofType('AWS::Lambda::EventSourceMapping').map(([, m]) => ({
+      fn: JSON.stringify(m.Properties?.FunctionName),
+      queue: JSON.stringify(m.Properties?.EventSourceArn),
+    }));
+    expect(mappings).toHaveLength(2);
+    const expected = [
+      ['Deliver', QUEUES.main],
+      ['Fanout', QUEUES.fanout],
+    ] as const;
+    for (const [fn, queue] of expected) {
+      expect(mappings).toContainEqual({
+        fn: JSON.stringify({ Ref: fnId(fn) }),
+        queue: JSON.stringify({ 'Fn::GetAtt': [queueId(queue), 'Arn'] }),
+      });
+    }
   });
 });
 
@@ -143,15 +241,19 @@ describe('tables', () => {
 
 describe('WebSocket API', () => {
   const routeByKey = (key: string): [string, Record<string, unknown>] => {
-    const found = ofType('AWS::ApiGatewayV2::Route').find(([, r]) => r.Properties?.RouteKey === key);
-    if (!found) throw new Error(`no route ${key}`);
-    return [found[0], found[1].Properties ?? {}];
+    const found = ofType('AWS::ApiGatewayV2::Route').filter(([, r]) => r.Properties?.RouteKey === key);
+    expect(found, `routes ${key}`).toHaveLength(1);
+    const [id, route] = found[0] ?? ['', { Type: '' }];
+    return [id, route.Properties ?? {}];
   };
-  /** The function a route's integration invokes. */
-  const targetOf = (key: string): string => {
+  /** Logical ids of the functions a route's integration invokes (exactly one for a sound route). */
+  const targetsOf = (key: string): string[] => {
     const target = JSON.stringify(routeByKey(key)[1].Target);
     const integrationId = /"Ref":"([A-Za-z0-9]+)"/.exec(target)?.[1] ?? '';
-    return JSON.stringify(props(integrationId).IntegrationUri);
+    const integration = props(integrationId);
+    expect(integration.IntegrationType, key).toBe('AWS_PROXY');
+    const uri = JSON.stringify(integration.IntegrationUri);
+    return [...uri.matchAll(/"Fn::GetAtt":\["([A-Za-z0-9]+)","Arn"\]/g)].map((m) => m[1] ?? '');
   };
 
   it('selects routes by $request.body.action', () => {
@@ -172,30 +274,45 @@ describe('WebSocket API', () => {
       AuthorizerType: 'REQUEST',
       IdentitySource: ['route.request.querystring.token'],
     });
-    expect(JSON.stringify(authorizer.Properties?.AuthorizerUri)).toContain(fnId('Authorizer'));
+    expect(JSON.stringify(authorizer.Properties?.AuthorizerUri)).toContain(
+      `"Fn::GetAtt":["${fnId('Authorizer')}","Arn"]`,
+    );
   });
 
-  it('has $connect, $disconnect, $default and one route per client action, each on its function', () => {
+  it('has exactly $connect, $disconnect, $default and one route per client action', () => {
     const keys = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties?.RouteKey);
     expect(keys.sort()).toEqual(['$connect', '$default', '$disconnect', ...CLIENT_ACTIONS].sort());
-    expect(CLIENT_ACTIONS).toContain('send');
-    expect(targetOf('$connect')).toContain(fnId('Connect'));
-    expect(targetOf('$disconnect')).toContain(fnId('Disconnect'));
-    expect(targetOf('$default')).toContain(fnId('DefaultRoute'));
-    for (const action of CLIENT_ACTIONS) expect(targetOf(action)).toContain(fnId('Send'));
   });
 
-  it('makes $default and the client actions two-way (their response body reaches the client)', () => {
+  it('routes the special routes to their own functions', () => {
+    expect(targetsOf('$connect')).toEqual([fnId('Connect')]);
+    expect(targetsOf('$disconnect')).toEqual([fnId('Disconnect')]);
+    expect(targetsOf('$default')).toEqual([fnId('DefaultRoute')]);
+  });
+
+  it('routes every client action to the function ROUTES names for it, and to nothing else', () => {
+    // The contract table itself: every route kind is served, and a few anchors cannot silently move.
+    expect(new Set(Object.values(ROUTES))).toEqual(new Set(Object.keys(ROUTE_FUNCTIONS)));
+    expect(ROUTES).toMatchObject({ send: 'command', history: 'query', typing: 'ephemeral' });
+    for (const action of CLIENT_ACTIONS) {
+      expect(targetsOf(action), action).toEqual([fnId(ROUTE_FUNCTIONS[ROUTES[action]])]);
+    }
+  });
+
+  it('makes $default and the command, query and ephemeral routes two-way, and only them', () => {
     const twoWay = ['$default', ...CLIENT_ACTIONS];
     for (const key of twoWay) {
       const [routeId, route] = routeByKey(key);
-      expect(route.RouteResponseSelectionExpression).toBe('$default');
+      expect(route.RouteResponseSelectionExpression, key).toBe('$default');
       s.template.hasResourceProperties('AWS::ApiGatewayV2::RouteResponse', {
         RouteId: { Ref: routeId },
         RouteResponseKey: '$default',
       });
     }
     expect(ofType('AWS::ApiGatewayV2::RouteResponse')).toHaveLength(twoWay.length);
+    for (const key of ['$connect', '$disconnect']) {
+      expect(routeByKey(key)[1].RouteResponseSelectionExpression, key).toBeUndefined();
+    }
   });
 
   it('deploys one auto-deployed stage with throttling and JSON access logs that never contain the token', () => {
@@ -233,10 +350,104 @@ describe('WebSocket API', () => {
 });
 
 const BANNER = "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
+const SHARED_ENV = ['POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE', 'NODE_OPTIONS'];
+
+/**
+ * The exact function-specific env vars of each function (shared Powertools/Node ones apart). They are what
+ * each handler's wiring parses (lambdas/config.ts): $connect and $disconnect also announce presence, so they
+ * read the ephemeral config on top of the connection store's.
+ */
+const EXPECTED_ENV: Record<FunctionName, string[]> = {
+  Authorizer: [ENV.AUTH_MODE, ENV.AUTH_ISSUER, ENV.AUTH_AUDIENCE, ENV.AUTH_DEV_SECRET_ARN],
+  Connect: [ENV.CONNECTIONS_TABLE, ENV.CONNECTIONS_BY_USER_INDEX, ENV.CONVERSATIONS_TABLE, ENV.CALLBACK_URL],
+  Disconnect: [
+    ENV.CONNECTIONS_TABLE,
+    ENV.CONNECTIONS_BY_USER_INDEX,
+    ENV.CONVERSATIONS_TABLE,
+    ENV.CALLBACK_URL,
+  ],
+  Ephemeral: [
+    ENV.CONNECTIONS_TABLE,
+    ENV.CONNECTIONS_BY_USER_INDEX,
+    ENV.CONVERSATIONS_TABLE,
+    ENV.CALLBACK_URL,
+  ],
+  Command: [ENV.CONNECTIONS_TABLE, ENV.CONVERSATIONS_TABLE, ENV.MESSAGE_QUEUE_URL],
+  Query: [ENV.CONNECTIONS_TABLE, ENV.CONVERSATIONS_TABLE, ENV.MESSAGES_TABLE],
+  DefaultRoute: [],
+  Deliver: [
+    ENV.CONNECTIONS_TABLE,
+    ENV.CONNECTIONS_BY_USER_INDEX,
+    ENV.CONVERSATIONS_TABLE,
+    ENV.MESSAGES_TABLE,
+    ENV.CALLBACK_URL,
+    ENV.DEAD_LETTER_QUEUE_URL,
+    ENV.FANOUT_QUEUE_URL,
+    ENV.DELIVERY_CONCURRENCY,
+  ],
+  Fanout: [
+    ENV.CONNECTIONS_TABLE,
+    ENV.CONNECTIONS_BY_USER_INDEX,
+    ENV.CALLBACK_URL,
+    ENV.DELIVERY_CONCURRENCY,
+    ENV.DEAD_LETTER_QUEUE_URL,
+  ],
+};
+
+/** The config schemas each function's wiring (lambdas/wiring.ts) loads at cold start. */
+const CONFIGS: Record<FunctionName, readonly z.ZodType[]> = {
+  Authorizer: [authorizerConfig],
+  Connect: [connectConfig, ephemeralConfig],
+  Disconnect: [connectConfig, ephemeralConfig],
+  Ephemeral: [ephemeralConfig],
+  Command: [commandConfig],
+  Query: [queryConfig],
+  DefaultRoute: [],
+  Deliver: [deliverConfig],
+  Fanout: [fanoutConfig],
+};
+
+/**
+ * What CloudFormation makes of an env value on AWS: `Ref` of a table is its name, of a queue its URL, of a secret
+ * its ARN, of an API its id; pseudo parameters take example values.
+ */
+function deployedValue(value: Json): string {
+  if (typeof value === 'string') return value;
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const ref = value.Ref;
+    if (typeof ref === 'string') {
+      const pseudo: Record<string, string> = {
+        'AWS::Region': 'eu-west-1',
+        'AWS::URLSuffix': 'amazonaws.com',
+        'AWS::AccountId': '123456789012',
+        'AWS::Partition': 'aws',
+      };
+      if (pseudo[ref]) return pseudo[ref];
+      const type = s.resources[ref]?.Type;
+      if (type === 'AWS::DynamoDB::Table') return `herald-${ref}`;
+      if (type === 'AWS::SQS::Queue') return `https://sqs.eu-west-1.amazonaws.com/123456789012/${ref}`;
+      if (type === 'AWS::SecretsManager::Secret') {
+        return `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${ref}-AbCdEf`;
+      }
+      if (type === 'AWS::ApiGatewayV2::Api') return 'a1b2c3d4e5';
+    }
+    const join = value['Fn::Join'];
+    if (Array.isArray(join) && typeof join[0] === 'string' && Array.isArray(join[1])) {
+      return join[1].map(deployedValue).join(join[0]);
+    }
+  }
+  throw new Error(`no deployed value for ${JSON.stringify(value)}`);
+}
 
 describe('functions', () => {
-  it('are exactly the six handlers: no hidden helper functions (log retention, custom resources)', () => {
+  const own = (name: FunctionName) =>
+    Object.keys(environmentOf(s.resources, name))
+      .filter((k) => !SHARED_ENV.includes(k))
+      .sort();
+
+  it('are exactly the nine handlers: no hidden helper functions (log retention, custom resources)', () => {
     expect(ofType('AWS::Lambda::Function')).toHaveLength(FUNCTION_NAMES.length);
+    for (const name of FUNCTION_NAMES) expect(fnId(name)).toBeTruthy();
   });
 
   it.each(FUNCTION_NAMES)(
@@ -255,8 +466,7 @@ describe('functions', () => {
       expect(props(logicalIdOf(s.resources, 'AWS::Logs::LogGroup', `${name}LogGroup`)).RetentionInDays).toBe(
         30,
       );
-      const env = (fn.Environment as { Variables: Record<string, unknown> }).Variables;
-      expect(env).toMatchObject({
+      expect(environmentOf(s.resources, name)).toMatchObject({
         POWERTOOLS_SERVICE_NAME: 'herald',
         POWERTOOLS_METRICS_NAMESPACE: 'Herald',
         NODE_OPTIONS: '--enable-source-maps',
@@ -274,54 +484,66 @@ describe('functions', () => {
     expect(major(pkg.engines.node)).toBe('22');
   });
 
-  it('sets exactly the env vars each handler parses (names from lambdas/config.ts)', () => {
-    const names = (name: string) =>
-      Object.keys((props(fnId(name)).Environment as { Variables: Record<string, unknown> }).Variables)
-        .filter((k) => !k.startsWith('POWERTOOLS_') && k !== 'NODE_OPTIONS')
-        .sort();
-    expect(names('Connect')).toEqual([ENV.CONNECTIONS_BY_USER_INDEX, ENV.CONNECTIONS_TABLE]);
-    expect(names('Disconnect')).toEqual([ENV.CONNECTIONS_BY_USER_INDEX, ENV.CONNECTIONS_TABLE]);
-    expect(names('Send')).toEqual([ENV.CONVERSATIONS_TABLE, ENV.MESSAGE_QUEUE_URL]);
-    expect(names('DefaultRoute')).toEqual([]);
-    expect(names('Deliver')).toEqual(
-      [
-        ENV.CALLBACK_URL,
-        ENV.CONNECTIONS_BY_USER_INDEX,
-        ENV.CONNECTIONS_TABLE,
-        ENV.CONVERSATIONS_TABLE,
-        ENV.DEAD_LETTER_QUEUE_URL,
-        ENV.DELIVERY_CONCURRENCY,
-        ENV.MESSAGES_TABLE,
-      ].sort(),
-    );
-    expect(names('Authorizer')).toEqual(
-      [ENV.AUTH_AUDIENCE, ENV.AUTH_DEV_SECRET_ARN, ENV.AUTH_ISSUER, ENV.AUTH_MODE].sort(),
-    );
-  });
+  it.each(FUNCTION_NAMES)(
+    '%s has exactly the env vars its handler parses (names from lambdas/config.ts)',
+    (name) => {
+      expect(own(name)).toEqual([...EXPECTED_ENV[name]].sort());
+    },
+  );
 
-  it('points each env var at the right resource', () => {
-    const env = (name: string) =>
-      (props(fnId(name)).Environment as { Variables: Record<string, Parameters<typeof describeArn>[1]> })
-        .Variables;
-    const deliver = env('Deliver');
-    expect(deliver[ENV.CONNECTIONS_BY_USER_INDEX]).toBe(INDEX.connectionsByUser);
-    expect(deliver[ENV.DELIVERY_CONCURRENCY]).toBe('16');
-    expect(deliver[ENV.CONNECTIONS_TABLE]).toEqual({ Ref: tableId('Connections') });
-    expect(deliver[ENV.CONVERSATIONS_TABLE]).toEqual({ Ref: tableId('Conversations') });
-    expect(deliver[ENV.MESSAGES_TABLE]).toEqual({ Ref: tableId('Messages') });
-    expect(deliver[ENV.DEAD_LETTER_QUEUE_URL]).toEqual({ Ref: dlqId() });
-    const callback = describeArn(s.resources, deliver[ENV.CALLBACK_URL] ?? null);
-    expect(callback).toBe('https://<WebSocket/Api>.execute-api.{AWS::Region}.{AWS::URLSuffix}/prod');
-    expect(env('Send')[ENV.MESSAGE_QUEUE_URL]).toEqual({ Ref: queueId() });
-    expect(env('Send')[ENV.CONVERSATIONS_TABLE]).toEqual({ Ref: tableId('Conversations') });
-    expect(env('Connect')[ENV.CONNECTIONS_TABLE]).toEqual({ Ref: tableId('Connections') });
-    expect(env('Authorizer')).toMatchObject({
+  it.each(FUNCTION_NAMES)(
+    '%s: its deployed env passes its config schemas, and sets no variable they lack',
+    (name) => {
+      const env = Object.fromEntries(
+        Object.entries(environmentOf(s.resources, name)).map(([k, v]) => [k, deployedValue(v)]),
+      );
+      // What the function does at cold start: a missing or malformed variable throws a ConfigError here.
+      for (const schema of CONFIGS[name]) expect(() => loadConfig(schema, env)).not.toThrow();
+      const known = new Set(
+        CONFIGS[name].flatMap((schema) => {
+          const { options, shape } = schema as unknown as {
+            options?: { shape: Record<string, unknown> }[];
+            shape?: Record<string, unknown>;
+          };
+          return (options?.map((o) => o.shape) ?? [shape ?? {}]).flatMap((sh) => Object.keys(sh));
+        }),
+      );
+      expect(own(name).filter((k) => !known.has(k))).toEqual([]);
+    },
+  );
+
+  it('points each env var at the right resource, in every function that has it', () => {
+    const callbackUrl = 'https://<WebSocket/Api>.execute-api.{AWS::Region}.{AWS::URLSuffix}/prod';
+    const expected: Record<string, string> = {
+      [ENV.CONNECTIONS_TABLE]: '<Tables/Connections>',
+      [ENV.CONNECTIONS_BY_USER_INDEX]: INDEX.connectionsByUser,
+      [ENV.CONVERSATIONS_TABLE]: '<Tables/Conversations>',
+      [ENV.MESSAGES_TABLE]: '<Tables/Messages>',
+      [ENV.MESSAGE_QUEUE_URL]: `<${QUEUES.main}>`,
+      [ENV.DEAD_LETTER_QUEUE_URL]: `<${QUEUES.dlq}>`,
+      [ENV.FANOUT_QUEUE_URL]: `<${QUEUES.fanout}>`,
+      [ENV.CALLBACK_URL]: callbackUrl,
+      [ENV.DELIVERY_CONCURRENCY]: '16',
       [ENV.AUTH_MODE]: 'dev',
       [ENV.AUTH_ISSUER]: 'herald-dev',
       [ENV.AUTH_AUDIENCE]: 'herald',
-      [ENV.AUTH_DEV_SECRET_ARN]: {
-        Ref: logicalIdOf(s.resources, 'AWS::SecretsManager::Secret', 'Auth/DevSigningSecret'),
-      },
+      [ENV.AUTH_DEV_SECRET_ARN]: '<Auth/DevSigningSecret>',
+    };
+    for (const name of FUNCTION_NAMES) {
+      for (const key of own(name)) {
+        const value = environmentOf(s.resources, name)[key] ?? null;
+        // Each pipeline's consumer forwards poison bodies to its own DLQ.
+        const want =
+          name === 'Fanout' && key === ENV.DEAD_LETTER_QUEUE_URL ? `<${QUEUES.fanoutDlq}>` : expected[key];
+        expect(describeArn(s.resources, value), `${name} ${key}`).toBe(want);
+      }
+    }
+    // Refs, not look-alike strings: the queue URLs and table names are the resources of this stack.
+    const deliver = environmentOf(s.resources, 'Deliver');
+    expect(deliver[ENV.FANOUT_QUEUE_URL]).toEqual({ Ref: queueId(QUEUES.fanout) });
+    expect(deliver[ENV.DEAD_LETTER_QUEUE_URL]).toEqual({ Ref: queueId(QUEUES.dlq) });
+    expect(environmentOf(s.resources, 'Command')[ENV.MESSAGE_QUEUE_URL]).toEqual({
+      Ref: queueId(QUEUES.main),
     });
   });
 
@@ -359,81 +581,165 @@ describe('functions', () => {
 
 describe('IAM: each function can do what its handler does, and nothing more', () => {
   const XRAY = { 'xray:PutTelemetryRecords': ['*'], 'xray:PutTraceSegments': ['*'] };
-  const ownLogs = (name: string) => ({
+  const ownLogs = (name: FunctionName) => ({
     'logs:CreateLogStream': [`<${name}LogGroup>`],
     'logs:PutLogEvents': [`<${name}LogGroup>`],
   });
-  const matrix = (name: string) => grantMatrix(statementsOfFunction(s.resources, name));
+  const matrix = (name: FunctionName) => grantMatrix(statementsOfFunction(s.resources, name));
+  /** The expected matrix of a function: its logs and traces plus `grants`, resources in any order. */
+  const exactly = (name: FunctionName, grants: Record<string, string[]>) =>
+    Object.fromEntries(
+      Object.entries({ ...XRAY, ...ownLogs(name), ...grants })
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([action, resources]) => [action, [...resources].sort()]),
+    );
   const postToConnections =
     'arn:{AWS::Partition}:execute-api:{AWS::Region}:{AWS::AccountId}:<WebSocket/Api>/prod/POST/@connections/*';
+  const CONNECTIONS = '<Tables/Connections>';
+  const BY_USER = '<Tables/Connections>/index/byUser';
+  const CONVERSATIONS = '<Tables/Conversations>';
+  const BY_MEMBER = '<Tables/Conversations>/index/byMember';
+  const MESSAGES = '<Tables/Messages>';
+  const sendTo = (queue: string) => ({
+    'sqs:GetQueueAttributes': [queue],
+    'sqs:GetQueueUrl': [queue],
+    'sqs:SendMessage': [queue],
+  });
+  const consume = (queue: string) => ({
+    'sqs:ChangeMessageVisibility': [queue],
+    'sqs:DeleteMessage': [queue],
+    'sqs:GetQueueAttributes': [queue],
+    'sqs:GetQueueUrl': [queue],
+    'sqs:ReceiveMessage': [queue],
+  });
+  /** Presence ($connect, $disconnect, and typing's follow-up of gone users): who is online, whom to tell. */
+  const PRESENCE_QUERIES = { 'dynamodb:Query': [BY_USER, CONVERSATIONS, BY_MEMBER] };
 
   it('authorizer: reads the dev signing secret only', () => {
-    expect(matrix('Authorizer')).toEqual({
-      ...XRAY,
-      ...ownLogs('Authorizer'),
-      'secretsmanager:DescribeSecret': ['<Auth/DevSigningSecret>'],
-      'secretsmanager:GetSecretValue': ['<Auth/DevSigningSecret>'],
-    });
+    expect(matrix('Authorizer')).toEqual(
+      exactly('Authorizer', {
+        'secretsmanager:DescribeSecret': ['<Auth/DevSigningSecret>'],
+        'secretsmanager:GetSecretValue': ['<Auth/DevSigningSecret>'],
+      }),
+    );
   });
 
-  it('connect: PutItem on Connections only', () => {
-    expect(matrix('Connect')).toEqual({
-      ...XRAY,
-      ...ownLogs('Connect'),
-      'dynamodb:PutItem': ['<Tables/Connections>'],
-    });
+  it('connect: puts its own row; presence reads, stale-row cleanup and POST; never writes Conversations', () => {
+    expect(matrix('Connect')).toEqual(
+      exactly('Connect', {
+        'dynamodb:PutItem': [CONNECTIONS],
+        'dynamodb:BatchGetItem': [CONNECTIONS],
+        'dynamodb:DeleteItem': [CONNECTIONS],
+        ...PRESENCE_QUERIES,
+        'execute-api:ManageConnections': [postToConnections],
+      }),
+    );
   });
 
-  it('disconnect: DeleteItem on Connections only', () => {
-    expect(matrix('Disconnect')).toEqual({
-      ...XRAY,
-      ...ownLogs('Disconnect'),
-      'dynamodb:DeleteItem': ['<Tables/Connections>'],
-    });
+  it('disconnect: deletes its own row; presence reads and POST; never writes Conversations', () => {
+    expect(matrix('Disconnect')).toEqual(
+      exactly('Disconnect', {
+        'dynamodb:DeleteItem': [CONNECTIONS],
+        'dynamodb:BatchGetItem': [CONNECTIONS],
+        ...PRESENCE_QUERIES,
+        'execute-api:ManageConnections': [postToConnections],
+      }),
+    );
   });
 
-  it('send: reads Conversations and sends to the queue; no DynamoDB write, no @connections', () => {
-    expect(matrix('Send')).toEqual({
-      ...XRAY,
-      ...ownLogs('Send'),
-      'dynamodb:GetItem': ['<Tables/Conversations>'],
-      'dynamodb:Query': ['<Tables/Conversations>'],
-      'sqs:GetQueueAttributes': ['<Pipeline/Queue>'],
-      'sqs:GetQueueUrl': ['<Pipeline/Queue>'],
-      'sqs:SendMessage': ['<Pipeline/Queue>'],
-    });
+  it('command: flood limit on Connections, membership read on Conversations, send to the FIFO queue only', () => {
+    expect(matrix('Command')).toEqual(
+      exactly('Command', {
+        'dynamodb:UpdateItem': [CONNECTIONS],
+        // isMember is one GetItem; nothing on this route Queries.
+        'dynamodb:GetItem': [CONVERSATIONS],
+        ...sendTo(`<${QUEUES.main}>`),
+      }),
+    );
+  });
+
+  it('query: flood limit on Connections; reads of Conversations, byMember and Messages; no other write', () => {
+    expect(matrix('Query')).toEqual(
+      exactly('Query', {
+        'dynamodb:UpdateItem': [CONNECTIONS],
+        'dynamodb:GetItem': [CONVERSATIONS],
+        'dynamodb:BatchGetItem': [CONVERSATIONS],
+        'dynamodb:Query': [CONVERSATIONS, BY_MEMBER, MESSAGES],
+      }),
+    );
+  });
+
+  it('ephemeral: membership, typing gate and flood limit, presence follow-up, stale-row cleanup and POST', () => {
+    expect(matrix('Ephemeral')).toEqual(
+      exactly('Ephemeral', {
+        'dynamodb:GetItem': [CONVERSATIONS],
+        ...PRESENCE_QUERIES,
+        'dynamodb:UpdateItem': [CONNECTIONS],
+        'dynamodb:BatchGetItem': [CONNECTIONS],
+        'dynamodb:DeleteItem': [CONNECTIONS],
+        'execute-api:ManageConnections': [postToConnections],
+      }),
+    );
   });
 
   it('default: nothing beyond its logs and traces', () => {
-    expect(matrix('DefaultRoute')).toEqual({ ...XRAY, ...ownLogs('DefaultRoute') });
+    expect(matrix('DefaultRoute')).toEqual(exactly('DefaultRoute', {}));
   });
 
-  it('deliver: the append, the byUser index, the 410 cleanup, POST @connections, the queue and the DLQ', () => {
-    const data = ['<Tables/Conversations>', '<Tables/Messages>'];
-    expect(matrix('Deliver')).toEqual({
-      ...XRAY,
-      ...ownLogs('Deliver'),
-      'dynamodb:BatchGetItem': data,
-      'dynamodb:ConditionCheckItem': data,
-      'dynamodb:GetItem': data,
-      'dynamodb:PutItem': data,
-      'dynamodb:UpdateItem': data,
-      'dynamodb:Query': ['<Tables/Connections>/index/byUser', ...data],
-      'dynamodb:DeleteItem': ['<Tables/Connections>'],
-      'execute-api:ManageConnections': [postToConnections],
-      'sqs:ChangeMessageVisibility': ['<Pipeline/Queue>'],
-      'sqs:DeleteMessage': ['<Pipeline/Queue>'],
-      'sqs:ReceiveMessage': ['<Pipeline/Queue>'],
-      'sqs:GetQueueAttributes': ['<Pipeline/DeadLetterQueue>', '<Pipeline/Queue>'],
-      'sqs:GetQueueUrl': ['<Pipeline/DeadLetterQueue>', '<Pipeline/Queue>'],
-      'sqs:SendMessage': ['<Pipeline/DeadLetterQueue>'],
-    });
+  it('deliver: the append, member changes, byUser, 410 cleanup, POST, its queue, the DLQ and the fan-out queue', () => {
+    const data = [CONVERSATIONS, MESSAGES];
+    expect(matrix('Deliver')).toEqual(
+      exactly('Deliver', {
+        'dynamodb:GetItem': data,
+        'dynamodb:PutItem': data,
+        'dynamodb:UpdateItem': data,
+        // A leave is conditioned on the leaver's member row, in the append transaction.
+        'dynamodb:ConditionCheckItem': [CONVERSATIONS],
+        'dynamodb:Query': [BY_USER, CONVERSATIONS],
+        // Member removal is a BatchWriteItem of DeleteRequests on Conversations, never a delete of events;
+        // DeleteItem only on Connections (the 410 cleanup).
+        'dynamodb:BatchWriteItem': [CONVERSATIONS],
+        'dynamodb:DeleteItem': [CONNECTIONS],
+        'execute-api:ManageConnections': [postToConnections],
+        ...consume(`<${QUEUES.main}>`),
+        'sqs:GetQueueAttributes': [`<${QUEUES.main}>`, `<${QUEUES.dlq}>`, `<${QUEUES.fanout}>`],
+        'sqs:GetQueueUrl': [`<${QUEUES.main}>`, `<${QUEUES.dlq}>`, `<${QUEUES.fanout}>`],
+        'sqs:SendMessage': [`<${QUEUES.dlq}>`, `<${QUEUES.fanout}>`],
+      }),
+    );
   });
 
-  it('only the deliver function may manage connections', () => {
+  it('fanout: the byUser index, the 410 cleanup, POST, consuming its queue, poison jobs to its DLQ', () => {
+    const queue = `<${QUEUES.fanout}>`;
+    const dlq = `<${QUEUES.fanoutDlq}>`;
+    expect(matrix('Fanout')).toEqual(
+      exactly('Fanout', {
+        'dynamodb:Query': [BY_USER],
+        'dynamodb:DeleteItem': [CONNECTIONS],
+        'execute-api:ManageConnections': [postToConnections],
+        ...consume(queue),
+        'sqs:GetQueueAttributes': [queue, dlq],
+        'sqs:GetQueueUrl': [queue, dlq],
+        'sqs:SendMessage': [dlq],
+      }),
+    );
+  });
+
+  it('only deliver, fanout, ephemeral, connect and disconnect may manage connections: POST, this API, this stage', () => {
     for (const name of FUNCTION_NAMES) {
-      const actions = statementsOfFunction(s.resources, name).flatMap((st) => st.actions);
-      expect(actions.includes('execute-api:ManageConnections'), name).toBe(name === 'Deliver');
+      const manage = statementsOfFunction(s.resources, name).filter((st) =>
+        st.actions.some((a) => a.startsWith('execute-api:')),
+      );
+      const posting = (POSTING_FUNCTIONS as readonly string[]).includes(name);
+      expect(manage.length > 0, name).toBe(posting);
+      for (const st of manage) {
+        expect(st.actions, name).toEqual(['execute-api:ManageConnections']);
+        expect(st.resources, name).toEqual([postToConnections]);
+        // The API id is a Ref to this stack's API, not a pattern.
+        expect(JSON.stringify(st.rawResources), name).toContain(
+          `{"Ref":"${logicalIdOf(s.resources, 'AWS::ApiGatewayV2::Api', 'WebSocket/Api')}"}`,
+        );
+      }
     }
   });
 
@@ -452,8 +758,10 @@ describe('IAM: each function can do what its handler does, and nothing more', ()
     }
   });
 
-  it('no policy anywhere grants DynamoDB, SQS, Secrets Manager or execute-api on "*"', () => {
-    for (const [id, r] of ofType('AWS::IAM::Policy')) {
+  it('no policy anywhere grants DynamoDB, SQS, Secrets Manager or execute-api on "*", or Scan', () => {
+    const policies = ofType('AWS::IAM::Policy');
+    expect(policies.length).toBeGreaterThanOrEqual(FUNCTION_NAMES.length);
+    for (const [id, r] of policies) {
       const document = r.Properties?.PolicyDocument as {
         Statement: { Action: unknown; Resource: unknown }[];
       };
@@ -478,11 +786,53 @@ describe('IAM: each function can do what its handler does, and nothing more', ()
     }
   });
 
-  it('connect cannot touch Messages or Conversations', () => {
-    const described = statementsOfFunction(s.resources, 'Connect').flatMap((st) => st.resources);
-    expect(described.some((r) => r.includes('Tables/Messages') || r.includes('Tables/Conversations'))).toBe(
-      false,
+  /** `function -> actions` of every function holding one of `actions` on `resource`. */
+  const holders = (actions: readonly string[], resource: string) =>
+    Object.fromEntries(
+      FUNCTION_NAMES.map((name) => {
+        const m = matrix(name);
+        return [name, actions.filter((a) => m[a]?.includes(resource))] as const;
+      }).filter(([, held]) => held.length > 0),
     );
+  const WRITES = [
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:DeleteItem',
+    'dynamodb:BatchWriteItem',
+  ];
+
+  it('only deliver writes Conversations and Messages, and nothing can delete a message', () => {
+    expect(Object.keys(holders(WRITES, CONVERSATIONS))).toEqual(['Deliver']);
+    expect(holders(WRITES, MESSAGES)).toEqual({
+      Deliver: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    });
+  });
+
+  it('only connect creates connection rows; only the flood-limited routes update them', () => {
+    expect(holders(['dynamodb:PutItem'], CONNECTIONS)).toEqual({ Connect: ['dynamodb:PutItem'] });
+    expect(Object.keys(holders(['dynamodb:UpdateItem'], CONNECTIONS)).sort()).toEqual(
+      ['Command', 'Ephemeral', 'Query'].sort(),
+    );
+    expect(holders(['dynamodb:BatchWriteItem'], CONNECTIONS)).toEqual({});
+  });
+
+  it('only query and deliver touch Messages; connect, disconnect, ephemeral, command and fanout cannot', () => {
+    for (const name of FUNCTION_NAMES) {
+      const touched = statementsOfFunction(s.resources, name).flatMap((st) => st.resources);
+      expect(
+        touched.some((r) => r.startsWith(MESSAGES)),
+        name,
+      ).toBe(name === 'Query' || name === 'Deliver');
+    }
+  });
+
+  it('only command sends to the FIFO queue; deliver to its DLQ and the fan-out queue; fanout to its DLQ', () => {
+    const senders = (queue: string) =>
+      FUNCTION_NAMES.filter((name) => matrix(name)['sqs:SendMessage']?.includes(`<${queue}>`));
+    expect(senders(QUEUES.main)).toEqual(['Command']);
+    expect(senders(QUEUES.dlq)).toEqual(['Deliver']);
+    expect(senders(QUEUES.fanout)).toEqual(['Deliver']);
+    expect(senders(QUEUES.fanoutDlq)).toEqual(['Fanout']);
   });
 });
 
@@ -490,15 +840,22 @@ describe('alarms', () => {
   const alarms = () => ofType('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties ?? {});
   const find = (metric: string) => alarms().filter((a) => a.MetricName === metric);
 
-  it('fire on any message in the DLQ', () => {
-    const [dlq, ...rest] = find('ApproximateNumberOfMessagesVisible');
-    expect(rest).toHaveLength(0);
-    expect(dlq).toMatchObject({
-      Namespace: 'AWS/SQS',
-      Threshold: 1,
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlqId(), 'QueueName'] } }],
-    });
+  it('fire on any message in either dead-letter queue (delivery and fan-out)', () => {
+    const dlqAlarms = find('ApproximateNumberOfMessagesVisible');
+    expect(dlqAlarms).toHaveLength(2);
+    for (const dlq of [QUEUES.dlq, QUEUES.fanoutDlq]) {
+      expect(dlqAlarms).toContainEqual(
+        expect.objectContaining({
+          Namespace: 'AWS/SQS',
+          Statistic: 'Maximum',
+          Threshold: 1,
+          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+          EvaluationPeriods: 1,
+          TreatMissingData: 'notBreaching',
+          Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId(dlq), 'QueueName'] } }],
+        }),
+      );
+    }
   });
 
   it('fire on any error of any function within five minutes', () => {
@@ -526,12 +883,12 @@ describe('alarms', () => {
       expect.objectContaining({
         Threshold: 300,
         ComparisonOperator: 'GreaterThanThreshold',
-        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId(), 'QueueName'] } }],
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId(QUEUES.main), 'QueueName'] } }],
       }),
     ]);
   });
 
-  it('fire on any INTERNAL answer of the send route (its Powertools metric, not a Lambda error)', () => {
+  it('fire on any INTERNAL answer to a client frame (its Powertools metric, not a Lambda error)', () => {
     expect(find('InternalErrors')).toEqual([
       expect.objectContaining({
         Namespace: 'Herald',
@@ -543,10 +900,12 @@ describe('alarms', () => {
     ]);
   });
 
-  it('have no actions when no alarm topic is configured', () => {
+  it('are exactly these, and have no actions when no alarm topic is configured', () => {
     for (const a of alarms()) expect(a.AlarmActions).toBeUndefined();
-    expect(s.stack.alarms.all).toHaveLength(FUNCTION_NAMES.length + 4);
-    expect(alarms()).toHaveLength(FUNCTION_NAMES.length + 4);
+    // Per function errors, plus: two DLQs, INTERNAL answers, delivery throttles, oldest message age.
+    const count = FUNCTION_NAMES.length + 5;
+    expect(s.stack.alarms.all).toHaveLength(count);
+    expect(alarms()).toHaveLength(count);
   });
 });
 
@@ -560,10 +919,7 @@ describe('dev auth and outputs', () => {
   });
 
   it('prints the URLs, table names, queue URLs and the dev secret ARN', () => {
-    const outputs = s.template.toJSON().Outputs as Record<
-      string,
-      { Value: Parameters<typeof describeArn>[1] }
-    >;
+    const outputs = s.template.toJSON().Outputs as Record<string, { Value: Json }>;
     const value = (key: string) => describeArn(s.resources, outputs[key]?.Value ?? null);
     expect(value('WebSocketUrl')).toBe(
       'wss://<WebSocket/Api>.execute-api.{AWS::Region}.{AWS::URLSuffix}/prod',
@@ -574,8 +930,8 @@ describe('dev auth and outputs', () => {
     expect(value('ConnectionsTableName')).toBe('<Tables/Connections>');
     expect(value('ConversationsTableName')).toBe('<Tables/Conversations>');
     expect(value('MessagesTableName')).toBe('<Tables/Messages>');
-    expect(value('MessageQueueUrl')).toBe('<Pipeline/Queue>');
-    expect(value('DeadLetterQueueUrl')).toBe('<Pipeline/DeadLetterQueue>');
+    expect(value('MessageQueueUrl')).toBe(`<${QUEUES.main}>`);
+    expect(value('DeadLetterQueueUrl')).toBe(`<${QUEUES.dlq}>`);
     expect(value('DevAuthSecretArn')).toBe('<Auth/DevSigningSecret>');
   });
 });

@@ -5,6 +5,7 @@
 import { App, type IPolicyValidationPlugin, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { HeraldStack, type HeraldStackProps } from '../../lib/herald-stack';
+import type { RouteKind } from '../../protocol';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type Resource = { Type: string; Properties?: Record<string, Json>; [key: string]: unknown };
@@ -166,11 +167,45 @@ function asArray(value: Json): Json[] {
   return Array.isArray(value) ? value : [value];
 }
 
+/** Every Herald function, by construct id (= its log group, role and alarm names' prefix). */
 export const FUNCTION_NAMES = [
   'Authorizer',
   'Connect',
   'Disconnect',
-  'Send',
+  'Command',
+  'Query',
+  'Ephemeral',
   'DefaultRoute',
   'Deliver',
+  'Fanout',
 ] as const;
+export type FunctionName = (typeof FUNCTION_NAMES)[number];
+
+/** The function serving each kind of client route (`ROUTES[action]` in protocol/index.ts). */
+export const ROUTE_FUNCTIONS = {
+  command: 'Command',
+  query: 'Query',
+  ephemeral: 'Ephemeral',
+} as const satisfies Record<RouteKind, FunctionName>;
+
+/**
+ * The functions that post to `@connections` (execute-api:ManageConnections, POST on this stage only): delivery,
+ * fan-out, typing, and presence on $connect/$disconnect. No other function may hold that permission.
+ */
+export const POSTING_FUNCTIONS = [
+  'Connect',
+  'Disconnect',
+  'Ephemeral',
+  'Deliver',
+  'Fanout',
+] as const satisfies readonly FunctionName[];
+
+/** The environment variables of a function (an empty object when it has none). */
+export function environmentOf(
+  resources: Readonly<Record<string, Resource>>,
+  functionPath: string,
+): Record<string, Json> {
+  const fn = resources[logicalIdOf(resources, 'AWS::Lambda::Function', functionPath)];
+  const environment = fn?.Properties?.Environment as { Variables?: Record<string, Json> } | undefined;
+  return environment?.Variables ?? {};
+}

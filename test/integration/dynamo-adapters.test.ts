@@ -47,6 +47,19 @@ describe('DynamoConnectionStore (DynamoDB Local)', () => {
     await store.remove('never-existed'); // deleting an unknown connection is not an error
   });
 
+  it('after a 410, removes a connection only when it is older than the connect grace period', async () => {
+    const store = new DynamoConnectionStore(db, tables.connections, INDEX.connectionsByUser);
+    const user = `gone-${runId()}`;
+    const now = Date.now();
+    const expiresAt = Math.floor(now / 1000) + 600;
+    await store.put({ connectionId: 'young=', userId: user, connectedAt: now - 1000, expiresAt });
+    await store.put({ connectionId: 'old=', userId: user, connectedAt: now - 60_000, expiresAt });
+    await store.removeGone('young='); // may still be in its $connect: kept
+    await store.removeGone('old=');
+    await store.removeGone('never-existed=');
+    expect(await store.listByUser(user)).toEqual(['young=']);
+  });
+
   it('pages through a user with many connections', async () => {
     const store = new DynamoConnectionStore(db, tables.connections, INDEX.connectionsByUser);
     const user = `busy-${runId()}`;

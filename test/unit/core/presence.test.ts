@@ -67,6 +67,7 @@ class World {
     const connections: ConnectionStore = {
       put: async (c) => void this.rows.set(c.connectionId, c),
       remove: async (id) => void this.rows.delete(id),
+      removeGone: async (id) => void this.rows.delete(id),
       listByUser: async (u) =>
         [...this.rows.values()].filter((r) => r.userId === u).map((r) => r.connectionId),
     };

@@ -1,16 +1,27 @@
 import { describe, expect, it } from 'vitest';
+import type { DeadLetterRecord } from '../../../lambdas/adapters/sqs-dead-letter';
 import { DeliveryIncompleteError } from '../../../lambdas/core/errors';
-import { deliverFanoutJob, FanoutJob, type FanoutQueue, parseFanoutJob } from '../../../lambdas/core/fanout';
+import {
+  deliverFanoutJob,
+  type FanoutEntry,
+  FanoutJob,
+  type FanoutQueue,
+  parseFanoutJob,
+} from '../../../lambdas/core/fanout';
 import type { ConnectionStore, Notifier, PostOutcome } from '../../../lambdas/core/ports';
 import {
   type Audience,
+  FANOUT_BUCKETS,
   FANOUT_CHUNK,
   FANOUT_THRESHOLD,
-  fanoutJobs,
+  fanoutBucket,
   type PushDeps,
+  planFanout,
   pushToAudience,
 } from '../../../lambdas/core/push';
+import { createFanoutHandler, type FanoutHandlerDeps } from '../../../lambdas/handlers/fanout';
 import type { AckFrame, EventFrame, ReceiptFrame, ServerFrame, UserId } from '../../../protocol';
+import { lambdaContext, sqsEvent, sqsFifoRecord } from '../../helpers/events';
 
 // Local fakes: the shared ones in test/helpers/fakes.ts follow the delivery refactor, and these tests only need
 // the two ports a push touches, plus the fan-out queue.
@@ -20,6 +31,9 @@ class Connections implements ConnectionStore {
   failListFor = new Set<UserId>();
   async put(): Promise<void> {}
   async remove(connectionId: string): Promise<void> {
+    this.byId.delete(connectionId);
+  }
+  async removeGone(connectionId: string): Promise<void> {
     this.byId.delete(connectionId);
   }
   async listByUser(userId: UserId): Promise<string[]> {
@@ -56,14 +70,17 @@ class Notifications implements Notifier {
 }
 
 class Jobs implements FanoutQueue {
-  readonly batches: FanoutJob[][] = [];
+  readonly batches: FanoutEntry[][] = [];
   failWith: Error | undefined;
-  async enqueue(jobs: readonly FanoutJob[]): Promise<void> {
+  async enqueue(entries: readonly FanoutEntry[]): Promise<void> {
     if (this.failWith) throw this.failWith;
-    this.batches.push([...jobs]);
+    this.batches.push([...entries]);
+  }
+  get entries(): FanoutEntry[] {
+    return this.batches.flat();
   }
   get all(): FanoutJob[] {
-    return this.batches.flat();
+    return this.entries.map((e) => e.job);
   }
 }
 
@@ -135,25 +152,41 @@ describe('pushToAudience', () => {
     expect(w.notifier.to('c-u0001')).toEqual([event]);
   });
 
-  it.each([
-    [FANOUT_THRESHOLD + 1, 2],
-    [250, 3],
-    [1000, 10],
-  ])(
-    'splits %i users into %i jobs, every user exactly once, and posts only the ack directly',
-    async (n, chunks) => {
+  /** The jobs an audience of these users needs: one per bucket, more where a bucket exceeds FANOUT_CHUNK. */
+  const expectedJobs = (members: readonly UserId[]) => {
+    const sizes = new Map<number, number>();
+    for (const u of members) sizes.set(fanoutBucket(u), (sizes.get(fanoutBucket(u)) ?? 0) + 1);
+    return [...sizes.values()].reduce((n, size) => n + Math.ceil(size / FANOUT_CHUNK), 0);
+  };
+
+  it.each([FANOUT_THRESHOLD + 1, 250, 1000])(
+    'splits %i users by bucket, every user exactly once, and posts only the ack directly',
+    async (n) => {
       const w = world(n);
       const report = await pushToAudience(w.deps, w.audience);
+      const chunks = expectedJobs(w.members);
+      expect(chunks).toBe(FANOUT_BUCKETS);
 
       expect(report).toEqual({ delivered: 1, gone: 0, fanoutJobs: chunks });
       expect(w.notifier.posts).toEqual([{ connectionId: 'c-u0000', frame: ack }]);
       expect(w.queue.batches).toHaveLength(1);
-      const jobs = w.queue.all;
-      expect(jobs).toHaveLength(Math.ceil(n / FANOUT_CHUNK));
-      expect(jobs.flatMap((j) => j.users)).toEqual(w.members);
-      for (const [index, job] of jobs.entries()) {
+      const entries = w.queue.entries;
+      expect(entries).toHaveLength(chunks);
+      expect(
+        entries
+          .flatMap((e) => e.job.users)
+          .slice()
+          .sort(),
+      ).toEqual(w.members);
+      const buckets: number[] = [];
+      for (const [index, { job, group, deduplicationId }] of entries.entries()) {
         expect(FanoutJob.parse(JSON.parse(JSON.stringify(job)))).toEqual(job);
         expect(job.users.length).toBeLessThanOrEqual(FANOUT_CHUNK);
+        const bucket = fanoutBucket(job.users[0] ?? '');
+        expect(job.users.every((u) => fanoutBucket(u) === bucket)).toBe(true);
+        expect(group).toBe(`${CONVERSATION}#${bucket}`);
+        expect(deduplicationId).toMatch(/^[0-9a-f]{64}$/);
+        buckets.push(bucket);
         expect(job).toMatchObject({
           v: 1,
           frame: event,
@@ -161,6 +194,8 @@ describe('pushToAudience', () => {
           label: { kind: 'event', conversationId: CONVERSATION, seq: 7, chunk: index + 1, chunks },
         });
       }
+      expect(buckets).toEqual([...buckets].sort((a, b) => a - b));
+      expect(new Set(entries.map((e) => e.deduplicationId)).size).toBe(chunks);
     },
   );
 
@@ -178,12 +213,14 @@ describe('pushToAudience', () => {
       frame: receipt,
       origin: { connectionId: 'c-u0000' },
     });
-    expect(report).toEqual({ delivered: 0, gone: 0, fanoutJobs: 2 });
+    expect(report).toEqual({ delivered: 0, gone: 0, fanoutJobs: FANOUT_BUCKETS });
     expect(w.notifier.posts).toEqual([]);
-    expect(w.queue.all.map((j) => [j.exceptConnectionId, j.label])).toEqual([
-      ['c-u0000', { kind: 'receipt', conversationId: CONVERSATION, seq: 7, chunk: 1, chunks: 2 }],
-      ['c-u0000', { kind: 'receipt', conversationId: CONVERSATION, seq: 7, chunk: 2, chunks: 2 }],
-    ]);
+    expect(w.queue.all.map((j) => [j.exceptConnectionId, j.label])).toEqual(
+      Array.from({ length: FANOUT_BUCKETS }, (_, i) => [
+        'c-u0000',
+        { kind: 'receipt', conversationId: CONVERSATION, seq: 7, chunk: i + 1, chunks: FANOUT_BUCKETS },
+      ]),
+    );
   });
 
   it('posts the ack before enqueueing: a failed ack enqueues nothing and the record is retried', async () => {
@@ -203,30 +240,135 @@ describe('pushToAudience', () => {
   it('removes the origin connection when its ack answers 410, and still fans out', async () => {
     const w = world(500);
     w.notifier.gone.add('c-u0000');
-    expect(await pushToAudience(w.deps, w.audience)).toEqual({ delivered: 0, gone: 1, fanoutJobs: 5 });
+    expect(await pushToAudience(w.deps, w.audience)).toEqual({
+      delivered: 0,
+      gone: 1,
+      fanoutJobs: FANOUT_BUCKETS,
+    });
     expect(w.connections.byId.has('c-u0000')).toBe(false);
   });
 });
 
-describe('fanoutJobs', () => {
-  it('refuses a chunk size that is not a positive integer', () => {
-    expect(() => fanoutJobs(users(3), event, undefined, 0)).toThrow(RangeError);
-    expect(() => fanoutJobs(users(3), event, undefined, 1.5)).toThrow(RangeError);
+describe('fanoutBucket', () => {
+  it('is stable: these values must never change while jobs are queued (a user would switch groups)', () => {
+    expect(['alice', 'bob', 'carol', 'auth0|123', 'u0000'].map((u) => fanoutBucket(u))).toEqual([
+      7, 4, 2, 13, 0,
+    ]);
+    expect(fanoutBucket('alice', 4)).toBe(fanoutBucket('alice', 16) % 4);
+  });
+
+  it('spreads users over every bucket', () => {
+    const sizes = new Array<number>(FANOUT_BUCKETS).fill(0);
+    for (const u of users(1000)) sizes[fanoutBucket(u)] = (sizes[fanoutBucket(u)] ?? 0) + 1;
+    expect(Math.min(...sizes)).toBeGreaterThan(1000 / FANOUT_BUCKETS / 2);
+    expect(Math.max(...sizes)).toBeLessThan(FANOUT_CHUNK);
+  });
+});
+
+describe('planFanout', () => {
+  const receipt = (userId: UserId, readSeq: number): ReceiptFrame => ({
+    type: 'receipt',
+    v: 1,
+    conversationId: CONVERSATION,
+    userId,
+    readSeq,
+  });
+  const ids = (entries: readonly FanoutEntry[]) => entries.map((e) => e.deduplicationId);
+
+  it('refuses a chunk size or bucket count that is not a positive integer', () => {
+    expect(() => planFanout(users(3), event, undefined, { chunkSize: 0 })).toThrow(RangeError);
+    expect(() => planFanout(users(3), event, undefined, { chunkSize: 1.5 })).toThrow(RangeError);
+    expect(() => planFanout(users(3), event, undefined, { buckets: 0 })).toThrow(RangeError);
   });
 
   it('leaves exceptConnectionId out when there is no origin', () => {
-    const [job] = fanoutJobs(users(3), event);
-    expect(job).not.toHaveProperty('exceptConnectionId');
-    expect(job?.label).toEqual({ kind: 'event', conversationId: CONVERSATION, seq: 7, chunk: 1, chunks: 1 });
+    const [entry] = planFanout(['u0000'], event);
+    expect(entry?.job).not.toHaveProperty('exceptConnectionId');
+    expect(entry?.job.label).toEqual({
+      kind: 'event',
+      conversationId: CONVERSATION,
+      seq: 7,
+      chunk: 1,
+      chunks: 1,
+    });
+    expect(entry?.group).toBe(`${CONVERSATION}#0`);
+  });
+
+  it("splits a bucket larger than the chunk size into chunks, in the audience's order", () => {
+    const members = users(20);
+    const entries = planFanout(members, event, undefined, { chunkSize: 3, buckets: 2 });
+    for (const bucket of [0, 1]) {
+      const mine = entries.filter((e) => e.group === `${CONVERSATION}#${bucket}`);
+      expect(mine.flatMap((e) => e.job.users)).toEqual(members.filter((u) => fanoutBucket(u, 2) === bucket));
+      expect(mine.slice(0, -1).every((e) => e.job.users.length === 3)).toBe(true);
+    }
+    // Bucket 0 first, then bucket 1; chunks numbered across the whole audience.
+    expect(entries.map((e) => e.group)).toEqual([...entries.map((e) => e.group)].sort());
+    expect(entries.map((e) => e.job.label.chunk)).toEqual(entries.map((_, i) => i + 1));
+    expect(new Set(ids(entries)).size).toBe(entries.length);
+  });
+
+  it('counts each user once, even when the audience repeats them', () => {
+    const entries = planFanout([...users(5), 'u0001', 'u0003'], event);
+    expect(
+      entries
+        .flatMap((e) => e.job.users)
+        .slice()
+        .sort(),
+    ).toEqual(users(5));
+  });
+
+  it('plans a retried frame with the same groups and deduplication ids, whatever its JSON key order', () => {
+    const first = planFanout(users(300), event, 'c-u0000');
+    // The same event as read back from the store: same values, other key order; another origin connection.
+    const { text, clientMessageId, actorId, at, seq, conversationId, kind } = event.event as Extract<
+      EventFrame['event'],
+      { kind: 'message' }
+    >;
+    const stored: EventFrame = {
+      v: 1,
+      type: 'event',
+      event: { text, clientMessageId, actorId, at, seq, conversationId, kind },
+    };
+    const again = planFanout(users(300), stored, 'c-u0000-laptop');
+    expect(again.map((e) => [e.group, e.deduplicationId])).toEqual(
+      first.map((e) => [e.group, e.deduplicationId]),
+    );
+  });
+
+  it('gives different frames different deduplication ids', () => {
+    const next: EventFrame = { ...event, event: { ...event.event, seq: 8 } };
+    const plans = [
+      planFanout(users(150), event),
+      planFanout(users(150), next),
+      planFanout(users(150), receipt('u0001', 7)),
+      planFanout(users(150), receipt('u0002', 7)),
+      planFanout(users(150), receipt('u0001', 8)),
+    ];
+    const all = plans.flatMap(ids);
+    expect(new Set(all).size).toBe(all.length);
+  });
+
+  it('keeps the message group id within SQS’s 128 characters for the longest conversation ids', () => {
+    const direct = `dm:${'a'.repeat(128)}:${'b'.repeat(128)}`;
+    const frame: ReceiptFrame = { ...receipt('u0001', 1), conversationId: direct };
+    const entries = planFanout(users(40), frame);
+    for (const { group } of entries) {
+      expect(group.length).toBeLessThanOrEqual(128);
+      expect(group).toMatch(/^sha256-[0-9a-f]{64}#\d+$/);
+    }
+    expect(new Set(entries.map((e) => e.group.split('#')[0])).size).toBe(1);
   });
 });
 
 describe('deliverFanoutJob', () => {
-  const job = (members: UserId[], except?: string): FanoutJob => {
-    const [first] = fanoutJobs(members, event, except, members.length);
-    if (!first) throw new Error('no job');
-    return first;
-  };
+  const job = (members: UserId[], except?: string): FanoutJob => ({
+    v: 1,
+    users: members,
+    frame: event,
+    ...(except === undefined ? {} : { exceptConnectionId: except }),
+    label: { kind: 'event', conversationId: CONVERSATION, seq: 7, chunk: 1, chunks: 1 },
+  });
 
   it("pushes the frame to every connection of the chunk's users but the excepted one", async () => {
     const w = world(100);
@@ -266,23 +408,144 @@ describe('deliverFanoutJob', () => {
 });
 
 describe('parseFanoutJob', () => {
-  it('reads back what fanoutJobs produced', () => {
-    const [original] = fanoutJobs(users(5), event, 'c-x');
-    expect(parseFanoutJob(JSON.stringify(original))).toEqual({ success: true, job: original });
+  it('reads back what planFanout produced', () => {
+    const [original] = planFanout(users(5), event, 'c-x');
+    expect(parseFanoutJob(JSON.stringify(original?.job))).toEqual({ success: true, job: original?.job });
   });
 
   it.each([
     ['not JSON', '{', 'body is not JSON'],
-    ['another version', JSON.stringify({ ...fanoutJobs(users(1), event)[0], v: 2 }), 'v:'],
-    ['no users', JSON.stringify({ ...fanoutJobs(users(1), event)[0], users: [] }), 'users:'],
+    ['another version', JSON.stringify({ ...planFanout(users(1), event)[0]?.job, v: 2 }), 'v:'],
+    ['no users', JSON.stringify({ ...planFanout(users(1), event)[0]?.job, users: [] }), 'users:'],
     [
       'not a server frame',
-      JSON.stringify({ ...fanoutJobs(users(1), event)[0], frame: { type: 'x' } }),
+      JSON.stringify({ ...planFanout(users(1), event)[0]?.job, frame: { type: 'x' } }),
       'frame',
     ],
   ])('names why a body is poison: %s', (_name, body, reason) => {
     const parsed = parseFanoutJob(body);
     expect(parsed.success).toBe(false);
     if (!parsed.success) expect(parsed.reason).toContain(reason);
+  });
+});
+
+describe('fan-out handler', () => {
+  const GROUP_A = `${CONVERSATION}#1`;
+  const GROUP_B = `${CONVERSATION}#2`;
+  const jobOf = (seq: number, members: UserId[]): FanoutJob => ({
+    v: 1,
+    users: members,
+    frame: { ...event, event: { ...event.event, seq } },
+    label: { kind: 'event', conversationId: CONVERSATION, seq, chunk: 1, chunks: 1 },
+  });
+  const record = (group: string, seq: number, members: UserId[]) =>
+    sqsFifoRecord(JSON.stringify(jobOf(seq, members)), group);
+
+  function setup(options: { deadLetter?: boolean } = {}) {
+    const w = world(4, { fanout: false });
+    const deadLetters: DeadLetterRecord[] = [];
+    const deps: FanoutHandlerDeps = {
+      connections: w.connections,
+      notifier: w.notifier,
+      concurrency: 4,
+      ...(options.deadLetter === false
+        ? {}
+        : { deadLetter: { forward: async (r: DeadLetterRecord) => void deadLetters.push(r) } }),
+    };
+    const seqs = (connectionId: string) =>
+      w.notifier.to(connectionId).map((f) => (f.type === 'event' ? f.event.seq : -1));
+    return { ...w, deadLetters, seqs, handler: createFanoutHandler(() => deps) };
+  }
+
+  it('pushes the jobs of a batch in order, group by group', async () => {
+    const { handler, seqs } = setup();
+    const response = await handler(
+      sqsEvent(
+        record(GROUP_A, 1, ['u0001']),
+        record(GROUP_B, 1, ['u0002']),
+        record(GROUP_A, 2, ['u0001']),
+        record(GROUP_B, 2, ['u0002']),
+      ),
+      lambdaContext(),
+    );
+    expect(response.batchItemFailures).toEqual([]);
+    expect(seqs('c-u0001')).toEqual([1, 2]);
+    expect(seqs('c-u0002')).toEqual([1, 2]);
+  });
+
+  it('reports a failed chunk and the rest of its group, untried; other groups go on', async () => {
+    const { handler, notifier, seqs } = setup();
+    notifier.failing.add('c-u0001');
+    const a1 = record(GROUP_A, 1, ['u0001', 'u0003']);
+    const a2 = record(GROUP_A, 2, ['u0001', 'u0003']);
+    const b1 = record(GROUP_B, 1, ['u0002']);
+    const b2 = record(GROUP_B, 2, ['u0002']);
+    const response = await handler(sqsEvent(a1, b1, a2, b2), lambdaContext());
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([a1.messageId, a2.messageId]);
+    // Seq 2 never reached bucket A's connections ahead of seq 1.
+    expect(seqs('c-u0003')).toEqual([1]);
+    expect(seqs('c-u0002')).toEqual([1, 2]);
+  });
+
+  it('keeps overlapping invocations apart (one processor per invocation)', async () => {
+    const { handler, notifier } = setup();
+    notifier.failing.add('c-u0001');
+    const failing = record(GROUP_A, 1, ['u0001']);
+    const healthy = [record(GROUP_B, 1, ['u0002']), record(GROUP_B, 2, ['u0002'])];
+    const [first, second] = await Promise.all([
+      handler(sqsEvent(failing), lambdaContext()).catch(() => 'all failed'),
+      handler(sqsEvent(...healthy), lambdaContext()),
+    ]);
+    expect(first).toBe('all failed');
+    expect(second).toEqual({ batchItemFailures: [] });
+  });
+
+  it('forwards a poison body to the DLQ at once, and goes on with its group', async () => {
+    const { handler, deadLetters, seqs } = setup();
+    const poison = sqsFifoRecord('{"v":2,"users":[]}', GROUP_A);
+    const next = record(GROUP_A, 2, ['u0001']);
+    const response = await handler(sqsEvent(poison, next), lambdaContext());
+    expect(response.batchItemFailures).toEqual([]);
+    expect(deadLetters).toEqual([
+      {
+        messageId: poison.messageId,
+        body: poison.body,
+        messageGroupId: GROUP_A,
+        reason: expect.stringContaining('v:'),
+      },
+    ]);
+    expect(seqs('c-u0001')).toEqual([2]);
+  });
+
+  it('without a DLQ to forward to, fails a poison body and holds its group for the redrive', async () => {
+    const { handler, seqs } = setup({ deadLetter: false });
+    const poison = sqsFifoRecord('not json', GROUP_A);
+    const next = record(GROUP_A, 2, ['u0001']);
+    const other = record(GROUP_B, 2, ['u0002']);
+    const response = await handler(sqsEvent(poison, next, other), lambdaContext());
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([
+      poison.messageId,
+      next.messageId,
+    ]);
+    expect(seqs('c-u0001')).toEqual([]);
+    expect(seqs('c-u0002')).toEqual([2]);
+  });
+
+  it('fails a poison body whose forward fails, so it comes back', async () => {
+    const { connections, notifier } = setup();
+    const deps: FanoutHandlerDeps = {
+      connections,
+      notifier,
+      concurrency: 4,
+      deadLetter: {
+        forward: async () => {
+          throw new Error('SQS is down');
+        },
+      },
+    };
+    const poison = sqsFifoRecord('not json', GROUP_A);
+    const other = record(GROUP_B, 1, ['u0002']);
+    const response = await createFanoutHandler(() => deps)(sqsEvent(poison, other), lambdaContext());
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([poison.messageId]);
   });
 });

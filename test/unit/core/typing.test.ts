@@ -47,6 +47,7 @@ class World {
       connections: {
         put: async () => undefined,
         remove: async (id) => void this.rows.delete(id),
+        removeGone: async (id) => void this.rows.delete(id),
         listByUser: async (u) => connectionsOf(u).map(([id]) => id),
       },
       activity: {
