@@ -40,22 +40,32 @@ export class DynamoConnectionStore implements ConnectionStore {
     }
   }
 
-  async listByUser(userId: UserId): Promise<string[]> {
-    const ids: string[] = [];
-    const pages = paginateQuery(
-      { client: this.db },
-      {
-        TableName: this.tableName,
-        IndexName: this.byUserIndex,
-        KeyConditionExpression: 'userId = :u',
-        ExpressionAttributeValues: { ':u': userId },
-      },
-    );
-    for await (const page of pages) {
-      for (const item of page.Items ?? []) {
-        if (typeof item.connectionId === 'string') ids.push(item.connectionId);
-      }
-    }
-    return ids;
+  listByUser(userId: UserId): Promise<string[]> {
+    return connectionIdsOfUser(this.db, this.tableName, this.byUserIndex, userId);
   }
+}
+
+/** A user's connection ids, through the byUser index (never a Scan), every page. */
+export async function connectionIdsOfUser(
+  db: DynamoDBDocumentClient,
+  tableName: string,
+  byUserIndex: string,
+  userId: UserId,
+): Promise<string[]> {
+  const ids: string[] = [];
+  const pages = paginateQuery(
+    { client: db },
+    {
+      TableName: tableName,
+      IndexName: byUserIndex,
+      KeyConditionExpression: 'userId = :u',
+      ExpressionAttributeValues: { ':u': userId },
+    },
+  );
+  for await (const page of pages) {
+    for (const item of page.Items ?? []) {
+      if (typeof item.connectionId === 'string') ids.push(item.connectionId);
+    }
+  }
+  return ids;
 }

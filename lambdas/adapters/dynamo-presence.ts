@@ -3,12 +3,12 @@ import {
   BatchGetCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
-  paginateQuery,
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { ConversationId, UserId } from '../../protocol';
 import type { ConnectionActivity, ConnectionActivityRecord, ContactDirectory } from '../core/presence-ports';
+import { connectionIdsOfUser } from './dynamo-connection-store';
 import { CONVERSATION_SK } from './dynamo-keys';
 
 /**
@@ -98,21 +98,7 @@ export class DynamoConnectionActivity implements ConnectionActivity {
   }
 
   async connectionsOf(userId: UserId): Promise<ConnectionActivityRecord[]> {
-    const ids: string[] = [];
-    const pages = paginateQuery(
-      { client: this.db },
-      {
-        TableName: this.tableName,
-        IndexName: this.byUserIndex,
-        KeyConditionExpression: 'userId = :u',
-        ExpressionAttributeValues: { ':u': userId },
-      },
-    );
-    for await (const page of pages) {
-      for (const item of page.Items ?? []) {
-        if (typeof item.connectionId === 'string') ids.push(item.connectionId);
-      }
-    }
+    const ids = await connectionIdsOfUser(this.db, this.tableName, this.byUserIndex, userId);
     const records: ConnectionActivityRecord[] = [];
     for (let i = 0; i < ids.length; i += BATCH_GET_KEYS) {
       const items = await this.batchGet(ids.slice(i, i + BATCH_GET_KEYS));
