@@ -33,6 +33,11 @@ export const LIMITS = {
   maxReplayEvents: 500,
   /** Conversations in one listConversations page. */
   maxConversationsPage: 50,
+  /**
+   * Members in one listMembers page. A full page of 128-character user ids is about 43 KB of JSON, well inside
+   * maxPageBytes (a unit test computes the worst case), so no byte budget is needed on top.
+   */
+  maxMembersPage: 200,
   /** How long after sending an author may recall a message. */
   recallWindowSeconds: 120,
   /** Frames a connection may send per second (sustained) and at once (burst) before RATE_LIMITED. */
@@ -189,9 +194,12 @@ export const ListConversationsFrame = frame('listConversations', {
   cursor: z.string().max(512).optional(),
   limit: z.number().int().min(1).max(LIMITS.maxConversationsPage).optional(),
 });
+/** One page of a conversation's members, by user id; `cursor` is the previous page's `nextCursor`. */
 export const ListMembersFrame = frame('listMembers', {
   requestId: RequestId,
   conversationId: ConversationId,
+  cursor: z.string().max(512).optional(),
+  limit: z.number().int().min(1).max(LIMITS.maxMembersPage).optional(),
 });
 
 export const ClientFrame = z.union([
@@ -471,7 +479,10 @@ export const MembersFrame = z.strictObject({
   v: z.literal(PROTOCOL_VERSION),
   requestId: RequestId,
   conversationId: ConversationId,
+  /** Ascending by user id. */
   members: z.array(MemberSummary),
+  /** Pass as `cursor` for the next page; absent on the last page. */
+  nextCursor: z.string().optional(),
 });
 export type MembersFrame = z.infer<typeof MembersFrame>;
 

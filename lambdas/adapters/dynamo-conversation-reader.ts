@@ -3,7 +3,6 @@ import {
   BatchGetCommand,
   type DynamoDBDocumentClient,
   GetCommand,
-  paginateQuery,
   QueryCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
@@ -20,6 +19,7 @@ import type {
   ConversationMeta,
   ConversationReader,
   EventRange,
+  MemberPage,
   Membership,
   MembershipPage,
 } from '../core/query-ports';
@@ -228,21 +228,34 @@ export class DynamoConversationReader implements ConversationReader {
     return { items, ...(LastEvaluatedKey && last ? { next: last.conversationId } : {}) };
   }
 
-  async listMemberRecords(conversationId: ConversationId): Promise<MemberRecord[]> {
+  async readMembers(
+    conversationId: ConversationId,
+    page: { after?: UserId; limit: number },
+  ): Promise<MemberPage> {
+    // One row more than asked tells whether a next page exists, so a last page never points to an empty one.
+    const wanted = page.limit + 1;
     const records: MemberRecord[] = [];
-    const pages = paginateQuery(
-      { client: this.db },
-      {
-        TableName: this.tables.conversations,
-        KeyConditionExpression: '#c = :c AND begins_with(#sk, :p)',
-        ExpressionAttributeNames: { '#c': 'conversationId', '#sk': 'sk' },
-        ExpressionAttributeValues: { ':c': conversationId, ':p': CONVERSATION_SK.memberPrefix },
-      },
-    );
-    for await (const page of pages) {
-      for (const item of page.Items ?? []) records.push(toMember(memberFromItem(item)));
-    }
-    return records;
+    // The sort key orders member rows by user id; a start key that names no stored row is still a position.
+    let startKey: Record<string, unknown> | undefined =
+      page.after === undefined ? undefined : { conversationId, sk: CONVERSATION_SK.member(page.after) };
+    // Limit bounds the rows read; a 1 MB page can still stop short of it, so read on until it is reached.
+    do {
+      const { Items, LastEvaluatedKey } = await this.db.send(
+        new QueryCommand({
+          TableName: this.tables.conversations,
+          KeyConditionExpression: '#c = :c AND begins_with(#sk, :p)',
+          ExpressionAttributeNames: { '#c': 'conversationId', '#sk': 'sk' },
+          ExpressionAttributeValues: { ':c': conversationId, ':p': CONVERSATION_SK.memberPrefix },
+          Limit: wanted - records.length,
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      for (const item of Items ?? []) records.push(toMember(memberFromItem(item)));
+      startKey = LastEvaluatedKey;
+    } while (startKey && records.length < wanted);
+    const items = records.slice(0, page.limit);
+    const last = items.at(-1);
+    return { items, ...(records.length > page.limit && last ? { next: last.userId } : {}) };
   }
 
   /** Every item of the Conversations table with these keys, 100 keys a call, retrying unprocessed keys. */

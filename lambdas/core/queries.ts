@@ -2,7 +2,11 @@
  * The read side: history pages, catch-up after a reconnect, the conversation list and the member list. Pure
  * use cases over ConversationReader; each answers one query frame with one response frame, which the query
  * route returns as its two-way answer. Every response is kept inside one WebSocket message (128 KB) by a byte
- * budget (LIMITS.maxPageBytes) on top of the count limits.
+ * budget (LIMITS.maxPageBytes) on top of the count limits; a member page, whose items have a bounded size, by
+ * its count alone (LIMITS.maxMembersPage: its worst case is computed in the unit tests).
+ *
+ * A direct conversation's members are in its id (`dm:<a>:<b>`), as the command route decides it too
+ * (conversations.ts): its queries need no member row, which exists only from its first message on.
  */
 import { z } from 'zod';
 import {
@@ -17,12 +21,15 @@ import {
   type ListMembersFrame,
   type MembersFrame,
   PROTOCOL_VERSION,
+  parseDirectConversationId,
   type SyncFrame,
   type SyncPageFrame,
   type UserId,
+  UserId as UserIdSchema,
 } from '../../protocol';
 import { InvalidFrameError, NotAMemberError } from './errors';
-import type { ConversationMeta, ConversationReader, Membership } from './query-ports';
+import type { MemberRecord } from './ports';
+import type { ConversationMeta, ConversationReader, MemberPage, Membership } from './query-ports';
 
 export interface QueryDeps {
   readonly reader: ConversationReader;
@@ -32,6 +39,8 @@ export interface QueryDeps {
 export const DEFAULT_HISTORY_PAGE = 50;
 /** Conversations in a listConversations page when the frame names no limit. */
 export const DEFAULT_CONVERSATIONS_PAGE = LIMITS.maxConversationsPage;
+/** Members in a listMembers page when the frame names no limit. */
+export const DEFAULT_MEMBERS_PAGE = LIMITS.maxMembersPage;
 /**
  * Conversations a listing considers. The listing sorts by activity, which the byMember index cannot do, so
  * it reads all of a user's member rows and their meta rows: this cap bounds that work (20 BatchGets). A user
@@ -78,6 +87,27 @@ class ByteBudget {
 const notAMember = (conversationId: ConversationId, requestId: string) =>
   new NotAMemberError(`You are not a member of ${conversationId}.`, { requestId });
 
+/**
+ * Membership that the id alone decides: a direct conversation has exactly the two users its id names, before
+ * its first message too; a malformed direct id names nobody. Undefined for a group: its member rows decide.
+ */
+function membershipById(conversationId: ConversationId, userId: UserId): boolean | undefined {
+  const direct = parseDirectConversationId(conversationId);
+  if (direct) return direct.includes(userId);
+  if (conversationId.startsWith('dm:')) return false;
+  return undefined;
+}
+
+async function isMember(
+  reader: ConversationReader,
+  conversationId: ConversationId,
+  userId: UserId,
+): Promise<boolean> {
+  return (
+    membershipById(conversationId, userId) ?? (await reader.getMember(conversationId, userId)) !== undefined
+  );
+}
+
 // ---------------------------------------------------------------------------------------------------------
 
 /**
@@ -92,7 +122,7 @@ export async function readHistory(
   const { requestId, conversationId } = frame;
   const limit = Math.min(frame.limit ?? DEFAULT_HISTORY_PAGE, LIMITS.maxHistoryPage);
   const [member, metas] = await Promise.all([
-    deps.reader.getMember(conversationId, userId),
+    isMember(deps.reader, conversationId, userId),
     deps.reader.getMetas([conversationId]),
   ]);
   if (!member) throw notAMember(conversationId, requestId);
@@ -112,9 +142,12 @@ export async function readHistory(
     taken.push(event);
   }
   const events = forwards ? taken : taken.reverse();
-  const newest = events.at(-1)?.seq ?? frame.afterSeq ?? 0;
-  // Forwards, the meta row also counts: events it reports that a lagging replica did not return yet exist.
-  const hasMore = fetched.length > taken.length || (forwards && newest < metaLastSeq);
+  // The meta row names the newest seq; an event it does not know of yet (a lagging replica) still exists.
+  const lastSeq = Math.max(metaLastSeq, events.at(-1)?.seq ?? 0);
+  // Forwards, where this page ends (its last event, or afterSeq itself when empty) against the newest seq:
+  // events the meta row reports that a lagging replica did not return yet exist too.
+  const reached = events.at(-1)?.seq ?? frame.afterSeq ?? 0;
+  const hasMore = fetched.length > taken.length || (forwards && reached < lastSeq);
   return {
     type: 'history',
     v: PROTOCOL_VERSION,
@@ -122,7 +155,7 @@ export async function readHistory(
     conversationId,
     events,
     hasMore,
-    lastSeq: Math.max(metaLastSeq, newest),
+    lastSeq,
   };
 }
 
@@ -139,7 +172,8 @@ type ReplayResult = Extract<SyncResult, { events: unknown }>;
  *
  * Positions in conversations the caller is not a member of (left, removed, or never joined) are skipped
  * silently: one revoked membership must not block the catch-up of all the others, and the client learns
- * which conversations it still has from listConversations. A frame in which *every* position is foreign
+ * which conversations it still has from listConversations. A direct conversation the caller is one of the two
+ * users of is theirs before its first message too (lastSeq 0). A frame in which *every* position is foreign
  * reads nothing at all and is almost surely a client bug: it is refused with NOT_A_MEMBER. Repeated positions
  * of one conversation are answered once, for the first.
  */
@@ -151,11 +185,16 @@ export async function sync(deps: QueryDeps, userId: UserId, frame: SyncFrame): P
   }
   const positions = [...firstPositions.values()];
   const ids = positions.map((p) => p.conversationId);
+  const groupIds = ids.filter((id) => membershipById(id, userId) === undefined);
   const [memberships, metas] = await Promise.all([
-    deps.reader.getMemberships(userId, ids),
+    groupIds.length === 0
+      ? new Map<ConversationId, MemberRecord>()
+      : deps.reader.getMemberships(userId, groupIds),
     deps.reader.getMetas(ids),
   ]);
-  const mine = positions.filter((p) => memberships.has(p.conversationId));
+  const mine = positions.filter(
+    (p) => membershipById(p.conversationId, userId) ?? memberships.has(p.conversationId),
+  );
   if (mine.length === 0) {
     throw new NotAMemberError('You are not a member of any conversation in this sync.', { requestId });
   }
@@ -235,28 +274,43 @@ function readAfter(
 /** The opaque listing cursor: the sort key (lastEventAt, conversationId) of the last item returned. */
 const Cursor = z.strictObject({ t: z.number().int().min(0), c: ConversationIdSchema });
 type Cursor = z.infer<typeof Cursor>;
+/** The opaque member cursor: the user id (the sort key) of the last member returned. */
+const MembersCursor = z.strictObject({ u: UserIdSchema });
+
+const encodeOpaque = (value: unknown): string =>
+  Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
 
 export function encodeCursor(cursor: Cursor): string {
-  return Buffer.from(JSON.stringify(cursor), 'utf8').toString('base64url');
+  return encodeOpaque(cursor);
 }
 
-function decodeCursor(text: string, requestId: string): Cursor {
-  const refuse = (problem: string) =>
+export function encodeMembersCursor(after: UserId): string {
+  return encodeOpaque({ u: after });
+}
+
+/** A cursor this server issued, back from base64url JSON; anything else is refused as INVALID_FRAME. */
+function decodeCursor<T>(
+  schema: z.ZodType<T>,
+  text: string,
+  frame: { action: string; requestId: string },
+): T {
+  const problem = 'not a cursor this server issued';
+  const refuse = () =>
     new InvalidFrameError(
       'INVALID_FRAME',
-      `The listConversations frame is invalid: cursor: ${problem}`,
-      { requestId },
+      `The ${frame.action} frame is invalid: cursor: ${problem}`,
+      { requestId: frame.requestId },
       [{ path: 'cursor', problem }],
     );
-  if (!/^[A-Za-z0-9_-]+$/.test(text)) throw refuse('not a cursor this server issued');
+  if (!/^[A-Za-z0-9_-]+$/.test(text)) throw refuse();
   let json: unknown;
   try {
     json = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
   } catch {
-    throw refuse('not a cursor this server issued');
+    throw refuse();
   }
-  const parsed = Cursor.safeParse(json);
-  if (!parsed.success) throw refuse('not a cursor this server issued');
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw refuse();
   return parsed.data;
 }
 
@@ -294,7 +348,7 @@ export async function listConversations(
   frame: ListConversationsFrame,
 ): Promise<ConversationsPageFrame> {
   const { requestId } = frame;
-  const cursor = frame.cursor === undefined ? undefined : decodeCursor(frame.cursor, requestId);
+  const cursor = frame.cursor === undefined ? undefined : decodeCursor(Cursor, frame.cursor, frame);
   const limit = Math.min(frame.limit ?? DEFAULT_CONVERSATIONS_PAGE, LIMITS.maxConversationsPage);
 
   const memberships = await allMemberships(deps.reader, userId);
@@ -351,25 +405,57 @@ async function allMemberships(reader: ConversationReader, userId: UserId): Promi
 
 // ---------------------------------------------------------------------------------------------------------
 
-/** Every member of a conversation the caller belongs to; the member list itself proves the membership. */
+/**
+ * One page of a conversation's members, ascending by user id, for a member of it. The cursor is the last
+ * user id returned (a position, not an offset): a member added or removed while a client pages is seen or
+ * not according to where their id falls. Groups check the caller's member row before reading the page.
+ *
+ * A direct conversation lists its two users, from its id, before its first message too: a user with no
+ * member row yet shows as role `member`, `joinedAt` 0 and `readSeq` 0.
+ */
 export async function listMembers(
   deps: QueryDeps,
   userId: UserId,
   frame: ListMembersFrame,
 ): Promise<MembersFrame> {
   const { requestId, conversationId } = frame;
-  const records = await deps.reader.listMemberRecords(conversationId);
-  if (!records.some((r) => r.userId === userId)) throw notAMember(conversationId, requestId);
+  const after = frame.cursor === undefined ? undefined : decodeCursor(MembersCursor, frame.cursor, frame).u;
+  const limit = Math.min(frame.limit ?? DEFAULT_MEMBERS_PAGE, LIMITS.maxMembersPage);
+  if (!(await isMember(deps.reader, conversationId, userId))) throw notAMember(conversationId, requestId);
+  const direct = parseDirectConversationId(conversationId);
+  const page = direct
+    ? await directMembers(deps.reader, conversationId, direct, { after, limit })
+    : await deps.reader.readMembers(conversationId, { ...(after === undefined ? {} : { after }), limit });
   return {
     type: 'members',
     v: PROTOCOL_VERSION,
     requestId,
     conversationId,
-    members: records.map(({ userId: id, role, joinedAt, readSeq }) => ({
+    members: page.items.map(({ userId: id, role, joinedAt, readSeq }) => ({
       userId: id,
       role,
       joinedAt,
       readSeq,
     })),
+    ...(page.next === undefined ? {} : { nextCursor: encodeMembersCursor(page.next) }),
   };
+}
+
+/** The two users of a direct conversation, each from their member row when it exists yet. */
+async function directMembers(
+  reader: ConversationReader,
+  conversationId: ConversationId,
+  users: readonly [UserId, UserId],
+  page: { after: UserId | undefined; limit: number },
+): Promise<MemberPage> {
+  const stored = await reader.readMembers(conversationId, { limit: users.length });
+  const all = users.map(
+    (id): MemberRecord =>
+      stored.items.find((r) => r.userId === id) ?? { userId: id, role: 'member', joinedAt: 0, readSeq: 0 },
+  );
+  // The id orders its users (a < b), so `all` is already by user id.
+  const rest = all.filter((m) => page.after === undefined || m.userId > page.after);
+  const items = rest.slice(0, page.limit);
+  const last = items.at(-1);
+  return { items, ...(rest.length > items.length && last ? { next: last.userId } : {}) };
 }

@@ -31,6 +31,13 @@ export interface MembershipPage {
   readonly next?: ConversationId;
 }
 
+export interface MemberPage {
+  /** Ascending by user id. */
+  readonly items: readonly MemberRecord[];
+  /** Pass as `after` to read the next page; absent on the last page. */
+  readonly next?: UserId;
+}
+
 export interface EventRange {
   /** Exclusive lower bound. */
   readonly afterSeq?: number;
@@ -58,6 +65,9 @@ export interface ConversationReader {
   ): Promise<ReadonlyMap<ConversationId, MemberRecord>>;
   /** One page of the user's member rows, through the byMember index, after the conversation id `after`. */
   listMemberships(userId: UserId, page: { after?: ConversationId; limit: number }): Promise<MembershipPage>;
-  /** Every member row of a conversation. */
-  listMemberRecords(conversationId: ConversationId): Promise<MemberRecord[]>;
+  /**
+   * One page of a conversation's member rows, ascending by user id, after the user id `after`. `next` is set
+   * only when more rows follow, so a last page never leads to an empty one.
+   */
+  readMembers(conversationId: ConversationId, page: { after?: UserId; limit: number }): Promise<MemberPage>;
 }

@@ -187,6 +187,38 @@ describe('groups', () => {
   });
 });
 
+describe('member lists', () => {
+  it('pages a 250-member group’s members (two pages, every member once), and a direct one before its first message', async () => {
+    const owner = unique('rex');
+    const others = Array.from({ length: 249 }, (_, i) => `${owner}-m${String(i).padStart(3, '0')}`); // never connect
+    const rex = await open(owner);
+    const groupId = await createGroup(rex, 'Crowd', others);
+    const first = await ask(rex, 'members', { action: 'listMembers', conversationId: groupId });
+    expect(first.members).toHaveLength(200);
+    expect(first.nextCursor).toBeDefined();
+    const second = await ask(rex, 'members', {
+      action: 'listMembers',
+      conversationId: groupId,
+      cursor: first.nextCursor,
+    });
+    expect(second.members).toHaveLength(50);
+    expect(second.nextCursor).toBeUndefined();
+    const listed = [...first.members, ...second.members].map((m) => m.userId);
+    expect(listed).toEqual([owner, ...others].sort());
+    expect(second.members.concat(first.members).find((m) => m.userId === owner)?.role).toBe('owner');
+
+    // A direct conversation with no message yet is empty, not foreign, to the two users it names.
+    const other = unique('sol');
+    const conversationId = directId(owner, other);
+    const direct = await ask(rex, 'members', { action: 'listMembers', conversationId });
+    expect(direct.members).toEqual(
+      [owner, other].sort().map((userId) => ({ userId, role: 'member', joinedAt: 0, readSeq: 0 })),
+    );
+    const history = await ask(rex, 'history', { action: 'history', conversationId });
+    expect(history).toMatchObject({ events: [], hasMore: false, lastSeq: 0 });
+  });
+});
+
 describe('read positions, listings and history', () => {
   it('syncs a read position across two devices of one user and to the other member', async () => {
     const [a, b] = [unique('jo'), unique('kai')];

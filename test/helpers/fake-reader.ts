@@ -4,6 +4,7 @@ import type {
   ConversationMeta,
   ConversationReader,
   EventRange,
+  MemberPage,
   Membership,
   MembershipPage,
 } from '../../lambdas/core/query-ports';
@@ -21,19 +22,21 @@ export class InMemoryConversationReader implements ConversationReader {
   /** Events a lagging replica does not show yet, as `conversationId#seq`. */
   readonly hidden = new Set<string>();
   readonly calls = { readEvents: 0, listMemberships: 0, getMetas: 0 };
+  /** Member reads, counted apart so that `calls` keeps the shape other tests compare whole. */
+  readonly memberReads = { getMember: 0, readMembers: 0 };
   failWith: Error | undefined;
   private clock = 1_760_000_000_000;
 
   join(
     conversationId: ConversationId,
     userId: UserId,
-    options: { role?: MemberRole; readSeq?: number } = {},
+    options: { role?: MemberRole; readSeq?: number; joinedAt?: number } = {},
   ): this {
     const members = this.members.get(conversationId) ?? new Map<UserId, MemberRecord>();
     members.set(userId, {
       userId,
       role: options.role ?? 'member',
-      joinedAt: 1_700_000_000_000,
+      joinedAt: options.joinedAt ?? 1_700_000_000_000,
       readSeq: options.readSeq ?? 0,
     });
     this.members.set(conversationId, members);
@@ -99,6 +102,7 @@ export class InMemoryConversationReader implements ConversationReader {
   }
 
   async getMember(conversationId: ConversationId, userId: UserId): Promise<MemberRecord | undefined> {
+    this.memberReads.getMember++;
     if (this.failWith) throw this.failWith;
     return this.members.get(conversationId)?.get(userId);
   }
@@ -134,8 +138,17 @@ export class InMemoryConversationReader implements ConversationReader {
     return { items, ...(all.length > page.limit && last ? { next: last.conversationId } : {}) };
   }
 
-  async listMemberRecords(conversationId: ConversationId): Promise<MemberRecord[]> {
+  async readMembers(
+    conversationId: ConversationId,
+    page: { after?: UserId; limit: number },
+  ): Promise<MemberPage> {
+    this.memberReads.readMembers++;
     if (this.failWith) throw this.failWith;
-    return [...(this.members.get(conversationId)?.values() ?? [])];
+    const all = [...(this.members.get(conversationId)?.values() ?? [])]
+      .filter((m) => page.after === undefined || m.userId > page.after)
+      .sort((a, b) => (a.userId < b.userId ? -1 : 1));
+    const items = all.slice(0, page.limit);
+    const last = items.at(-1);
+    return { items, ...(all.length > page.limit && last ? { next: last.userId } : {}) };
   }
 }

@@ -10,8 +10,8 @@ import { eventToItem, lastEventSummary } from '../../lambdas/adapters/dynamo-eve
 import { CONVERSATION_SK } from '../../lambdas/adapters/dynamo-keys';
 import { INDEX } from '../../lambdas/config';
 import type { MemberRole } from '../../lambdas/core/ports';
-import { listConversations, readHistory, sync } from '../../lambdas/core/queries';
-import { type ConversationEvent, ConversationsPageFrame, SyncPageFrame } from '../../protocol';
+import { listConversations, listMembers, readHistory, sync } from '../../lambdas/core/queries';
+import { type ConversationEvent, ConversationsPageFrame, MembersFrame, SyncPageFrame } from '../../protocol';
 import { createHeraldTables, documentClient, type HeraldTableNames, runId } from '../helpers/provision';
 
 let tables: HeraldTableNames;
@@ -320,11 +320,58 @@ describe('DynamoConversationReader (DynamoDB Local)', () => {
       [c, { userId: 'alice', role: 'owner', joinedAt: T0, readSeq: 1 }],
     ]);
     // The meta and idempotency rows share the partition; only member rows are listed.
-    expect((await r.listMemberRecords(c)).map((m) => [m.userId, m.role])).toEqual([
-      ['alice', 'owner'],
-      ['bob', 'admin'],
-      ['carol', 'member'],
+    expect((await r.readMembers(c, { limit: 10 })).items).toEqual([
+      { userId: 'alice', role: 'owner', joinedAt: T0, readSeq: 1 },
+      { userId: 'bob', role: 'admin', joinedAt: T0, readSeq: 0 },
+      { userId: 'carol', role: 'member', joinedAt: T0, readSeq: 0 },
     ]);
+  });
+
+  it('pages a conversation’s member rows by user id with Limit and ExclusiveStartKey', async () => {
+    const c = `grp:paged-${runId()}`;
+    // Every character user ids may hold, so the order is DynamoDB's (bytes), and 128-character ids.
+    const ids = Array.from({ length: 250 }, (_, i) => {
+      const id = `${'_.@|+=-AZaz09'[i % 13]}${String(i).padStart(3, '0')}`;
+      return i % 50 === 0 ? id.padEnd(128, 'x') : id;
+    });
+    await seedConversation(c, {
+      kind: 'group',
+      events: [message(c, 1)], // also writes the meta row and an idempotency row after the member rows
+      members: ids.map((userId) => ({ userId, readSeq: 1 })),
+    });
+    const r = reader();
+    const sorted = [...ids].sort();
+    const seen: string[] = [];
+    const sizes: number[] = [];
+    let after: string | undefined;
+    const mark = sent.length;
+    do {
+      const page = await r.readMembers(c, { ...(after === undefined ? {} : { after }), limit: 100 });
+      seen.push(...page.items.map((m) => m.userId));
+      sizes.push(page.items.length);
+      expect(page.items.every((m) => m.role === 'member' && m.joinedAt === T0 && m.readSeq === 1)).toBe(true);
+      after = page.next;
+    } while (after !== undefined);
+    expect(seen).toEqual(sorted);
+    expect(sizes).toEqual([100, 100, 50]);
+    expect(sentSince(mark, 'QueryCommand')).toBe(3);
+
+    // A full last page says so: no next, so no empty page follows it.
+    const last = await r.readMembers(c, { after: sorted[149], limit: 100 });
+    expect(last.items.map((m) => m.userId)).toEqual(sorted.slice(150));
+    expect(last.next).toBeUndefined();
+    // A position between two stored ids (a member who left) still reads on from there.
+    const between = await r.readMembers(c, { after: `${sorted[9]}!`, limit: 2 });
+    expect(between).toEqual({
+      items: [
+        expect.objectContaining({ userId: sorted[10] }),
+        expect.objectContaining({ userId: sorted[11] }),
+      ],
+      next: sorted[11],
+    });
+    // Past the last member, and in a conversation with no member rows: nothing.
+    expect(await r.readMembers(c, { after: sorted.at(-1), limit: 5 })).toEqual({ items: [] });
+    expect(await r.readMembers(`dm:alice:nobody-${runId()}`, { limit: 5 })).toEqual({ items: [] });
   });
 
   it('pages through a user’s conversations on the byMember index', async () => {
@@ -356,10 +403,12 @@ describe('DynamoConversationReader (DynamoDB Local)', () => {
 
 describe('the query use cases over DynamoDB Local', () => {
   it('syncs 300 missed events over several rounds, every event once, in order', async () => {
-    const c = `dm:alice:bob-${runId()}`;
+    // A direct conversation's members are the users its id names.
+    const bob = `bob-${runId()}`;
+    const c = `dm:alice:${bob}`;
     await seedConversation(c, {
       events: range(1, 300).map((s) => message(c, s, `${s} ${'é'.repeat(500)}`)),
-      members: [{ userId: 'alice' }, { userId: 'bob', readSeq: 300 }],
+      members: [{ userId: 'alice' }, { userId: bob, readSeq: 300 }],
     });
     const deps = { reader: reader() };
     const received: number[] = [];
@@ -383,7 +432,7 @@ describe('the query use cases over DynamoDB Local', () => {
     expect(rounds).toBeGreaterThan(1);
     expect(received).toEqual(range(1, 300));
 
-    const gap = await sync(deps, 'bob', {
+    const gap = await sync(deps, bob, {
       action: 'sync',
       v: 1,
       requestId: 's',
@@ -391,7 +440,7 @@ describe('the query use cases over DynamoDB Local', () => {
     });
     expect(gap.results).toEqual([{ conversationId: c, events: [], hasMore: false, lastSeq: 300 }]);
 
-    const history = await readHistory(deps, 'bob', {
+    const history = await readHistory(deps, bob, {
       action: 'history',
       v: 1,
       requestId: 'h',
@@ -400,6 +449,49 @@ describe('the query use cases over DynamoDB Local', () => {
     });
     expect(seqs(history.events)).toEqual(range(291, 300));
     expect(history).toMatchObject({ hasMore: true, lastSeq: 300 });
+  });
+
+  it('lists a 250-member group’s members in two pages, each once, and a direct one before its first message', async () => {
+    const c = `grp:members-${runId()}`;
+    const ids = Array.from({ length: 250 }, (_, i) => `m${String(i).padStart(3, '0')}`);
+    await seedConversation(c, {
+      kind: 'group',
+      events: [message(c, 1)],
+      members: ids.map((userId, i) => ({ userId, role: i === 0 ? 'owner' : 'member' })),
+    });
+    const deps = { reader: reader() };
+    const pages: MembersFrame[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = MembersFrame.parse(
+        await listMembers(deps, 'm007', {
+          action: 'listMembers',
+          v: 1,
+          requestId: 'm',
+          conversationId: c,
+          cursor,
+        }),
+      );
+      pages.push(page);
+      cursor = page.nextCursor;
+    } while (cursor && pages.length < 5);
+    expect(pages.map((p) => p.members.length)).toEqual([200, 50]);
+    expect(pages.flatMap((p) => p.members.map((m) => m.userId))).toEqual(ids);
+    await expect(
+      listMembers(deps, 'outsider', { action: 'listMembers', v: 1, requestId: 'm', conversationId: c }),
+    ).rejects.toMatchObject({ code: 'NOT_A_MEMBER' });
+
+    const direct = `dm:alice:zoe-${runId()}`;
+    const before = await listMembers(deps, 'alice', {
+      action: 'listMembers',
+      v: 1,
+      requestId: 'm',
+      conversationId: direct,
+    });
+    expect(before.members).toEqual([
+      { userId: 'alice', role: 'member', joinedAt: 0, readSeq: 0 },
+      { userId: direct.slice('dm:alice:'.length), role: 'member', joinedAt: 0, readSeq: 0 },
+    ]);
   });
 
   it('lists a user’s conversations by activity, page by page', async () => {

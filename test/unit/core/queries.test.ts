@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidFrameError, NotAMemberError } from '../../../lambdas/core/errors';
 import {
+  DEFAULT_MEMBERS_PAGE,
   encodeCursor,
+  encodeMembersCursor,
   listConversations,
   listMembers,
   MAX_LISTED_CONVERSATIONS,
@@ -14,6 +16,7 @@ import {
   HistoryPageFrame,
   LIMITS,
   type ListConversationsFrame,
+  ListMembersFrame,
   MembersFrame,
   type SyncFrame,
   SyncPageFrame,
@@ -87,6 +90,52 @@ describe('readHistory', () => {
     expect(past).toMatchObject({ events: [], hasMore: false, lastSeq: 30 });
   });
 
+  it('answers a forward page from the newest seq with no events, hasMore false and lastSeq the newest', async () => {
+    const { reader, deps } = setup();
+    reader.say(DM, 'bob', 30);
+    const page = HistoryPageFrame.parse(
+      await readHistory(deps, 'alice', history({ afterSeq: 30, limit: 5 })),
+    );
+    expect(page).toMatchObject({ events: [], hasMore: false, lastSeq: 30 });
+  });
+
+  it('answers a forward page past the newest seq with lastSeq the newest, not afterSeq', async () => {
+    const { reader, deps } = setup();
+    reader.say(DM, 'bob', 30);
+    for (const afterSeq of [31, 45, 1_000_000]) {
+      const page = HistoryPageFrame.parse(await readHistory(deps, 'alice', history({ afterSeq })));
+      expect(page).toMatchObject({ events: [], hasMore: false, lastSeq: 30 });
+    }
+  });
+
+  it('answers forward pages of an empty conversation with no events, hasMore false and lastSeq 0', async () => {
+    const { reader, deps } = setup();
+    reader.join(GROUP, 'alice', { role: 'owner' }); // member rows, no event and no meta row yet
+    for (const [conversationId, afterSeq] of [
+      [DM, 0],
+      [DM, 7],
+      [GROUP, 0],
+      [GROUP, 3],
+    ] as const) {
+      const page = HistoryPageFrame.parse(
+        await readHistory(deps, 'alice', history({ conversationId, afterSeq })),
+      );
+      expect(page).toMatchObject({ events: [], hasMore: false, lastSeq: 0 });
+    }
+  });
+
+  it('takes lastSeq from a returned event newer than a lagging meta row, never from afterSeq', async () => {
+    const { reader, deps } = setup();
+    reader.say(DM, 'bob', 10);
+    const meta = reader.metas.get(DM);
+    if (meta) reader.metas.set(DM, { ...meta, lastSeq: 8 }); // the meta row's replica lags two events
+    const forwards = await readHistory(deps, 'alice', history({ afterSeq: 6 }));
+    expect(forwards).toMatchObject({ hasMore: false, lastSeq: 10 });
+    expect(seqs(forwards.events)).toEqual([7, 8, 9, 10]);
+    const past = await readHistory(deps, 'alice', history({ afterSeq: 12 }));
+    expect(past).toMatchObject({ events: [], hasMore: false, lastSeq: 8 });
+  });
+
   it('says hasMore forwards when the meta row knows of events a lagging replica does not show yet', async () => {
     const { reader, deps } = setup();
     reader.say(DM, 'bob', 10);
@@ -122,6 +171,38 @@ describe('readHistory', () => {
     reader.say(DM, 'bob', 3);
     const refused = readHistory(deps, 'mallory', history());
     await expect(refused).rejects.toBeInstanceOf(NotAMemberError);
+    await expect(refused).rejects.toMatchObject({ code: 'NOT_A_MEMBER', ref: { requestId: 'r-1' } });
+    expect(reader.calls.readEvents).toBe(0);
+  });
+
+  it('answers a direct conversation that names the caller as empty before its first message', async () => {
+    const { reader, deps } = setup();
+    const carol = 'dm:alice:carol'; // no member row, no meta row, no event
+    for (const fields of [{}, { afterSeq: 0 }, { afterSeq: 4 }, { beforeSeq: 9 }]) {
+      const page = HistoryPageFrame.parse(
+        await readHistory(deps, 'carol', history({ conversationId: carol, ...fields })),
+      );
+      expect(page).toEqual({
+        type: 'history',
+        v: 1,
+        requestId: 'r-1',
+        conversationId: carol,
+        events: [],
+        hasMore: false,
+        lastSeq: 0,
+      });
+    }
+    // The id decides a direct conversation's members: no member row is read.
+    expect(reader.memberReads.getMember).toBe(0);
+  });
+
+  it.each([
+    ['names two other users', 'dm:bob:carol'],
+    ['is not in canonical order', 'dm:carol:alice'],
+  ])('refuses a direct id that %s with NOT_A_MEMBER', async (_name, conversationId) => {
+    const { reader, deps } = setup();
+    reader.join(conversationId, 'alice').join(conversationId, 'carol'); // even with stray rows
+    const refused = readHistory(deps, 'alice', history({ conversationId }));
     await expect(refused).rejects.toMatchObject({ code: 'NOT_A_MEMBER', ref: { requestId: 'r-1' } });
     expect(reader.calls.readEvents).toBe(0);
   });
@@ -255,6 +336,33 @@ describe('sync', () => {
     const refused = sync(deps, 'alice', syncFrame([{ conversationId: 'dm:bob:carol', afterSeq: 0 }]));
     await expect(refused).rejects.toBeInstanceOf(NotAMemberError);
     await expect(refused).rejects.toMatchObject({ ref: { requestId: 'r-2' } });
+  });
+
+  it('answers a direct conversation that names the caller as empty before its first message', async () => {
+    const { reader, deps } = setup();
+    reader.say(DM, 'bob', 2);
+    const page = SyncPageFrame.parse(
+      await sync(
+        deps,
+        'alice',
+        syncFrame([
+          { conversationId: 'dm:alice:carol', afterSeq: 0 },
+          { conversationId: DM, afterSeq: 1 },
+          { conversationId: 'dm:alice:dave', afterSeq: 3 },
+          { conversationId: 'dm:bob:carol', afterSeq: 0 }, // not alice's
+        ]),
+      ),
+    );
+    expect(page.results).toEqual([
+      { conversationId: 'dm:alice:carol', events: [], hasMore: false, lastSeq: 0 },
+      { conversationId: DM, events: reader.events.get(DM)?.slice(1), hasMore: false, lastSeq: 2 },
+      { conversationId: 'dm:alice:dave', events: [], hasMore: false, lastSeq: 0 },
+    ]);
+    // Alone, such a position is answered too, not refused as foreign.
+    const alone = await sync(deps, 'carol', syncFrame([{ conversationId: 'dm:alice:carol', afterSeq: 0 }]));
+    expect(alone.results).toEqual([
+      { conversationId: 'dm:alice:carol', events: [], hasMore: false, lastSeq: 0 },
+    ]);
   });
 
   it('answers a repeated conversation once, for its first position', async () => {
@@ -410,6 +518,23 @@ describe('listConversations', () => {
     expect(reader.calls.listMemberships).toBe(0);
   });
 
+  it('is unchanged by queries on a direct conversation before its first message: it is not listed', async () => {
+    const { reader, deps } = setup();
+    reader.say(DM, 'bob', 1);
+    const empty = 'dm:alice:carol';
+    await readHistory(deps, 'alice', history({ conversationId: empty }));
+    await sync(deps, 'alice', syncFrame([{ conversationId: empty, afterSeq: 0 }]));
+    await listMembers(deps, 'alice', {
+      action: 'listMembers',
+      v: 1,
+      requestId: 'r-4',
+      conversationId: empty,
+    });
+    const page = await listConversations(deps, 'alice', listFrame());
+    expect(page.items.map((i) => i.conversationId)).toEqual([DM]);
+    expect(await listConversations(deps, 'carol', listFrame())).toMatchObject({ items: [] });
+  });
+
   it('answers a user in no conversation with an empty page', async () => {
     const { deps } = setup();
     expect(await listConversations(deps, 'zoe', listFrame())).toEqual({
@@ -434,18 +559,38 @@ describe('listConversations', () => {
   });
 });
 
+const membersFrame = (fields: Partial<ListMembersFrame> = {}): ListMembersFrame => ({
+  action: 'listMembers',
+  v: 1,
+  requestId: 'r-4',
+  conversationId: GROUP,
+  ...fields,
+});
+
+/** Pages through listMembers as a client does; returns the user ids in the order received, and the pages. */
+async function listAllMembers(
+  deps: { reader: InMemoryConversationReader },
+  userId: string,
+  fields: Partial<ListMembersFrame> = {},
+): Promise<{ userIds: string[]; pages: MembersFrame[] }> {
+  const pages: MembersFrame[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = MembersFrame.parse(await listMembers(deps, userId, membersFrame({ ...fields, cursor })));
+    pages.push(page);
+    cursor = page.nextCursor;
+  } while (cursor !== undefined && pages.length < 50);
+  return { userIds: pages.flatMap((p) => p.members.map((m) => m.userId)), pages };
+}
+
+const userIds = (count: number, width = 4) =>
+  Array.from({ length: count }, (_, i) => `u${String(i).padStart(width, '0')}`);
+
 describe('listMembers', () => {
-  it('lists every member record to a member', async () => {
+  it('lists the member records to a member, by user id', async () => {
     const { reader, deps } = setup();
-    reader.join(GROUP, 'alice', { role: 'owner', readSeq: 3 }).join(GROUP, 'bob', { role: 'admin' });
-    const frame = MembersFrame.parse(
-      await listMembers(deps, 'bob', {
-        action: 'listMembers',
-        v: 1,
-        requestId: 'r-4',
-        conversationId: GROUP,
-      }),
-    );
+    reader.join(GROUP, 'bob', { role: 'admin' }).join(GROUP, 'alice', { role: 'owner', readSeq: 3 });
+    const frame = MembersFrame.parse(await listMembers(deps, 'bob', membersFrame()));
     expect(frame).toEqual({
       type: 'members',
       v: 1,
@@ -458,11 +603,137 @@ describe('listMembers', () => {
     });
   });
 
-  it('refuses a non-member with NOT_A_MEMBER and the requestId', async () => {
+  it('pages a 250-member group in pages of LIMITS.maxMembersPage: every member once, in id order', async () => {
+    const { reader, deps } = setup();
+    const ids = userIds(250);
+    for (const id of [...ids].reverse()) reader.join(GROUP, id);
+    const { userIds: listed, pages } = await listAllMembers(deps, 'u0123');
+    expect(DEFAULT_MEMBERS_PAGE).toBe(LIMITS.maxMembersPage);
+    expect(pages.map((p) => p.members.length)).toEqual([LIMITS.maxMembersPage, 250 - LIMITS.maxMembersPage]);
+    expect(listed).toEqual(ids);
+    expect(pages.at(-1)?.nextCursor).toBeUndefined();
+  });
+
+  it('pages by the frame’s limit, and ends a page that is exactly full without an empty page after it', async () => {
+    const { reader, deps } = setup();
+    const ids = userIds(21);
+    for (const id of ids) reader.join(GROUP, id);
+    const bySeven = await listAllMembers(deps, 'u0000', { limit: 7 });
+    expect(bySeven.pages.map((p) => p.members.length)).toEqual([7, 7, 7]);
+    expect(bySeven.userIds).toEqual(ids);
+    const whole = await listAllMembers(deps, 'u0000', { limit: 21 });
+    expect(whole.pages).toHaveLength(1);
+    expect(whole.pages[0]?.nextCursor).toBeUndefined();
+  });
+
+  it('resumes after the cursor’s user even when that user has left meanwhile', async () => {
+    const { reader, deps } = setup();
+    for (const id of userIds(6)) reader.join(GROUP, id);
+    const first = await listMembers(deps, 'u0000', membersFrame({ limit: 3 }));
+    expect(first.nextCursor).toBe(encodeMembersCursor('u0002'));
+    reader.members.get(GROUP)?.delete('u0002');
+    const second = await listMembers(deps, 'u0000', membersFrame({ limit: 3, cursor: first.nextCursor }));
+    expect(second.members.map((m) => m.userId)).toEqual(['u0003', 'u0004', 'u0005']);
+    expect(second.nextCursor).toBeUndefined();
+  });
+
+  it('keeps a worst-case full page (128-character ids, largest numbers, longest role) well inside maxPageBytes', async () => {
+    const { reader, deps } = setup();
+    // User ids use characters that JSON never escapes, so 128 characters are 128 bytes in the frame.
+    const longId = (i: number) => `${String(i).padStart(4, '0')}${'x'.repeat(LIMITS.maxUserIdLength - 4)}`;
+    const group = `grp:${'g'.repeat(LIMITS.maxConversationIdLength - 4)}`;
+    const ids = Array.from({ length: LIMITS.maxMembersPage + 1 }, (_, i) => longId(i));
+    for (const id of ids) {
+      reader.join(group, id, { joinedAt: -Number.MAX_SAFE_INTEGER, readSeq: Number.MAX_SAFE_INTEGER });
+    }
+    const page = MembersFrame.parse(
+      await listMembers(
+        deps,
+        longId(0),
+        membersFrame({ conversationId: group, requestId: 'r'.repeat(LIMITS.maxRequestIdLength) }),
+      ),
+    );
+    expect(page.members).toHaveLength(LIMITS.maxMembersPage);
+    expect(page.members.every((m) => m.userId.length === LIMITS.maxUserIdLength && m.role === 'member')).toBe(
+      true,
+    );
+    expect(page.nextCursor).toBeDefined();
+    const size = bytes(page);
+    expect(size).toBeLessThanOrEqual(LIMITS.maxPageBytes / 2);
+    expect(size).toBeLessThan(WEBSOCKET_MESSAGE_BYTES);
+  });
+
+  it('answers a direct conversation that names the caller with its two users before its first message', async () => {
+    const { reader, deps } = setup();
+    const conversationId = 'dm:alice:carol';
+    const before = MembersFrame.parse(await listMembers(deps, 'carol', membersFrame({ conversationId })));
+    expect(before).toEqual({
+      type: 'members',
+      v: 1,
+      requestId: 'r-4',
+      conversationId,
+      members: [
+        { userId: 'alice', role: 'member', joinedAt: 0, readSeq: 0 },
+        { userId: 'carol', role: 'member', joinedAt: 0, readSeq: 0 },
+      ],
+    });
+    // Paged like any other conversation.
+    const { pages } = await listAllMembers(deps, 'alice', { conversationId, limit: 1 });
+    expect(pages.map((p) => p.members.map((m) => m.userId))).toEqual([['alice'], ['carol']]);
+    // From the first message on, the member rows speak.
+    reader
+      .join(conversationId, 'alice', { readSeq: 4, joinedAt: 5 })
+      .join(conversationId, 'carol', { joinedAt: 5 });
+    const after = await listMembers(deps, 'carol', membersFrame({ conversationId }));
+    expect(after.members).toEqual([
+      { userId: 'alice', role: 'member', joinedAt: 5, readSeq: 4 },
+      { userId: 'carol', role: 'member', joinedAt: 5, readSeq: 0 },
+    ]);
+    expect(reader.memberReads.getMember).toBe(0);
+  });
+
+  it.each([
+    ['a group', GROUP],
+    ['a direct conversation of two others', 'dm:bob:carol'],
+  ])(
+    'refuses a non-member of %s with NOT_A_MEMBER and the requestId, reading no member page',
+    async (_name, conversationId) => {
+      const { reader, deps } = setup();
+      reader.join(GROUP, 'alice');
+      await expect(listMembers(deps, 'mallory', membersFrame({ conversationId }))).rejects.toMatchObject({
+        code: 'NOT_A_MEMBER',
+        ref: { requestId: 'r-4' },
+      });
+      expect(reader.memberReads.readMembers).toBe(0);
+    },
+  );
+
+  it.each([
+    ['not base64url', 'not a cursor!'],
+    ['base64url of something not JSON', Buffer.from('{{{').toString('base64url')],
+    ['a listConversations cursor', encodeCursor({ t: 1, c: GROUP })],
+    ['JSON of an invalid user id', Buffer.from(JSON.stringify({ u: 'a:b' })).toString('base64url')],
+    ['JSON with extra fields', Buffer.from(JSON.stringify({ u: 'bob', x: 1 })).toString('base64url')],
+  ])('refuses a cursor that is %s with INVALID_FRAME and the requestId', async (_name, cursor) => {
     const { reader, deps } = setup();
     reader.join(GROUP, 'alice');
-    await expect(
-      listMembers(deps, 'mallory', { action: 'listMembers', v: 1, requestId: 'r-4', conversationId: GROUP }),
-    ).rejects.toMatchObject({ code: 'NOT_A_MEMBER', ref: { requestId: 'r-4' } });
+    const refused = listMembers(deps, 'alice', membersFrame({ cursor }));
+    await expect(refused).rejects.toBeInstanceOf(InvalidFrameError);
+    await expect(refused).rejects.toMatchObject({
+      code: 'INVALID_FRAME',
+      ref: { requestId: 'r-4' },
+      details: [{ path: 'cursor' }],
+    });
+    expect(reader.memberReads).toEqual({ getMember: 0, readMembers: 0 });
+  });
+
+  it('accepts limit 1 to LIMITS.maxMembersPage and a cursor of at most 512 characters in the frame', () => {
+    const valid = { action: 'listMembers', v: 1, requestId: 'r', conversationId: GROUP };
+    expect(ListMembersFrame.safeParse({ ...valid, limit: LIMITS.maxMembersPage }).success).toBe(true);
+    expect(ListMembersFrame.safeParse({ ...valid, limit: LIMITS.maxMembersPage + 1 }).success).toBe(false);
+    expect(ListMembersFrame.safeParse({ ...valid, limit: 0 }).success).toBe(false);
+    expect(ListMembersFrame.safeParse({ ...valid, cursor: 'c'.repeat(513) }).success).toBe(false);
+    // A cursor of the longest user id stays far below that.
+    expect(encodeMembersCursor('x'.repeat(LIMITS.maxUserIdLength)).length).toBeLessThan(512);
   });
 });
