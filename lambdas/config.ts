@@ -4,6 +4,7 @@
  * name when something is missing or wrong.
  */
 import { z } from 'zod';
+import { LIMITS } from '../protocol';
 
 export const ENV = {
   CONNECTIONS_TABLE: 'CONNECTIONS_TABLE',
@@ -15,6 +16,7 @@ export const ENV = {
   FANOUT_QUEUE_URL: 'FANOUT_QUEUE_URL',
   CALLBACK_URL: 'CALLBACK_URL',
   DELIVERY_CONCURRENCY: 'DELIVERY_CONCURRENCY',
+  RECALL_WINDOW_SECONDS: 'RECALL_WINDOW_SECONDS',
   AUTH_MODE: 'AUTH_MODE',
   AUTH_JWKS_URL: 'AUTH_JWKS_URL',
   AUTH_ISSUER: 'AUTH_ISSUER',
@@ -31,6 +33,9 @@ export const INDEX = {
 } as const;
 
 const name = z.string().min(1);
+
+/** The longest recall window a deployment may set: 7 days. */
+export const MAX_RECALL_WINDOW_SECONDS = 7 * 24 * 60 * 60;
 
 const connectionsConfig = z.object({
   CONNECTIONS_TABLE: name,
@@ -97,6 +102,13 @@ export const deliverConfig = connectionsConfig.extend({
   /** Where deliveries to large groups go, in chunks, for the fan-out function. */
   FANOUT_QUEUE_URL: z.url(),
   DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
+  /** How long after sending an author may recall a message (owners and admins of a group: any time). */
+  RECALL_WINDOW_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_RECALL_WINDOW_SECONDS)
+    .default(LIMITS.recallWindowSeconds),
 });
 export type DeliverConfig = z.infer<typeof deliverConfig>;
 

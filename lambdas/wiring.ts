@@ -121,6 +121,7 @@ export const deliverDeps = /* @__PURE__ */ once((): ApplyDeps & { deadLetter: Sq
       fanout: new SqsFanoutQueue(sqsClient(), config.FANOUT_QUEUE_URL),
     },
     clock: systemClock,
+    recallWindowMs: config.RECALL_WINDOW_SECONDS * 1000,
     deadLetter: new SqsDeadLetter(sqsClient(), config.DEAD_LETTER_QUEUE_URL),
   };
 });

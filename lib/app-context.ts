@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import type { Node } from 'constructs';
+import { MAX_RECALL_WINDOW_SECONDS } from '../lambdas/config';
 import type { HeraldAuthConfig } from './constructs/auth';
 import type { HeraldStackProps } from './herald-stack';
 
@@ -15,6 +16,7 @@ export const CONTEXT = {
   apiGatewayAccountRole: 'herald:apiGatewayAccountRole',
   deliveryTimeoutSeconds: 'herald:deliveryTimeoutSeconds',
   maxReceiveCount: 'herald:maxReceiveCount',
+  recallWindowSeconds: 'herald:recallWindowSeconds',
 } as const;
 
 export class HeraldContextError extends Error {
@@ -25,7 +27,13 @@ export interface HeraldAppConfig {
   readonly stackName: string;
   readonly props: Pick<
     HeraldStackProps,
-    'auth' | 'stageName' | 'alarmTopicArn' | 'apiGatewayAccountRole' | 'deliveryTimeout' | 'maxReceiveCount'
+    | 'auth'
+    | 'stageName'
+    | 'alarmTopicArn'
+    | 'apiGatewayAccountRole'
+    | 'deliveryTimeout'
+    | 'maxReceiveCount'
+    | 'recallWindow'
   >;
 }
 
@@ -114,6 +122,7 @@ export function heraldConfigFromContext(node: Node): HeraldAppConfig {
   // Lambda allows 1-900 s; the queue's visibility timeout (6x) must stay within SQS's 12 hours.
   const deliveryTimeoutSeconds = integer(CONTEXT.deliveryTimeoutSeconds, 1, 900);
   const maxReceiveCount = integer(CONTEXT.maxReceiveCount, 1, 1000);
+  const recallWindowSeconds = integer(CONTEXT.recallWindowSeconds, 1, MAX_RECALL_WINDOW_SECONDS);
 
   if (problems.length > 0 || auth === undefined) {
     throw new HeraldContextError(`Invalid Herald context:\n  - ${problems.join('\n  - ')}`);
@@ -129,6 +138,7 @@ export function heraldConfigFromContext(node: Node): HeraldAppConfig {
         ? {}
         : { deliveryTimeout: Duration.seconds(deliveryTimeoutSeconds) }),
       ...(maxReceiveCount === undefined ? {} : { maxReceiveCount }),
+      ...(recallWindowSeconds === undefined ? {} : { recallWindow: Duration.seconds(recallWindowSeconds) }),
     },
   };
 }

@@ -12,8 +12,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { ENV, INDEX } from '../lambdas/config';
-import { CLIENT_ACTIONS, ROUTES } from '../protocol';
+import { ENV, INDEX, MAX_RECALL_WINDOW_SECONDS } from '../lambdas/config';
+import { CLIENT_ACTIONS, LIMITS, ROUTES } from '../protocol';
 import { HeraldAlarms } from './constructs/alarms';
 import { HeraldAuth, type HeraldAuthConfig } from './constructs/auth';
 import { FanoutPipeline } from './constructs/fanout';
@@ -58,6 +58,12 @@ export interface HeraldStackProps extends StackProps {
 
   /** Parallel `@connections` posts inside one delivery invocation (DELIVERY_CONCURRENCY). @default 16 */
   readonly deliveryConcurrency?: number;
+
+  /**
+   * How long after sending an author may recall a message (RECALL_WINDOW_SECONDS; group owners and admins may
+   * recall any message at any time). From 1 second to 7 days. @default Duration.seconds(LIMITS.recallWindowSeconds)
+   */
+  readonly recallWindow?: Duration;
 
   /** Retention of every function's log group and of the access logs. @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
@@ -117,6 +123,7 @@ export class HeraldStack extends Stack {
         [ENV.CONVERSATIONS_TABLE]: conversations.tableName,
         [ENV.MESSAGES_TABLE]: messages.tableName,
         [ENV.DELIVERY_CONCURRENCY]: String(props.deliveryConcurrency ?? 16),
+        [ENV.RECALL_WINDOW_SECONDS]: String(recallWindowSeconds(props.recallWindow)),
       },
     });
     this.pipeline = new MessagePipeline(this, 'Pipeline', {
@@ -346,4 +353,16 @@ function allow(fn: HeraldFunction, actions: string[], resources: string[]): void
 
 function indexArn(table: Table, indexName: string): string {
   return `${table.tableArn}/index/${indexName}`;
+}
+
+/** The recall window in whole seconds, checked against what the delivery function accepts. */
+function recallWindowSeconds(window: Duration | undefined): number {
+  if (window === undefined) return LIMITS.recallWindowSeconds;
+  const seconds = window.toMilliseconds() / 1000;
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_RECALL_WINDOW_SECONDS) {
+    throw new Error(
+      `HeraldStack: recallWindow must be a whole number of seconds from 1 to ${MAX_RECALL_WINDOW_SECONDS}, got ${seconds}`,
+    );
+  }
+  return seconds;
 }

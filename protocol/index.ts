@@ -38,8 +38,10 @@ export const LIMITS = {
    * maxPageBytes (a unit test computes the worst case), so no byte budget is needed on top.
    */
   maxMembersPage: 200,
-  /** How long after sending an author may recall a message. */
+  /** How long after sending an author may recall a message (the default: a deployment can set its own). */
   recallWindowSeconds: 120,
+  /** Edits of one message: a recall scrubs the message and each of its edits in one transaction. */
+  maxEditsPerMessage: 50,
   /** Frames a connection may send per second (sustained) and at once (burst) before RATE_LIMITED. */
   framesPerSecond: 10,
   frameBurst: 20,
@@ -163,13 +165,23 @@ export const RenameFrame = frame('rename', {
   clientMessageId: ClientMessageId,
   name: GroupName,
 });
-/** Move your read position forward (never back) to `seq`. */
-export const MarkReadFrame = frame('markRead', { conversationId: ConversationId, seq: Seq });
+/** Move your read position forward (never back) to `seq`. A refusal echoes `requestId` when given. */
+export const MarkReadFrame = frame('markRead', {
+  conversationId: ConversationId,
+  seq: Seq,
+  requestId: RequestId.optional(),
+});
 /** Ephemeral: not stored, not sequenced, rate-limited. */
 export const TypingFrame = frame('typing', {
   conversationId: ConversationId,
   state: z.enum(['start', 'stop']),
 });
+/**
+ * Heartbeat: answered with `pong` on the same connection. API Gateway closes a connection after 10 minutes
+ * without traffic, and presence counts a connection as live while it shows traffic: send one every few minutes
+ * when nothing else is sent.
+ */
+export const PingFrame = frame('ping', { requestId: RequestId.optional() });
 /** One page of a conversation's events, backwards from `beforeSeq` (default: the newest) or forwards from `afterSeq`. */
 export const HistoryFrame = frame('history', {
   requestId: RequestId,
@@ -213,6 +225,7 @@ export const ClientFrame = z.union([
   RenameFrame,
   MarkReadFrame,
   TypingFrame,
+  PingFrame,
   HistoryFrame,
   SyncFrame,
   ListConversationsFrame,
@@ -229,6 +242,7 @@ export type LeaveFrame = z.infer<typeof LeaveFrame>;
 export type RenameFrame = z.infer<typeof RenameFrame>;
 export type MarkReadFrame = z.infer<typeof MarkReadFrame>;
 export type TypingFrame = z.infer<typeof TypingFrame>;
+export type PingFrame = z.infer<typeof PingFrame>;
 export type HistoryFrame = z.infer<typeof HistoryFrame>;
 export type SyncFrame = z.infer<typeof SyncFrame>;
 export type ListConversationsFrame = z.infer<typeof ListConversationsFrame>;
@@ -247,6 +261,7 @@ export const CLIENT_FRAMES = {
   rename: RenameFrame,
   markRead: MarkReadFrame,
   typing: TypingFrame,
+  ping: PingFrame,
   history: HistoryFrame,
   sync: SyncFrame,
   listConversations: ListConversationsFrame,
@@ -265,6 +280,7 @@ export const ROUTES = {
   rename: 'command',
   markRead: 'command',
   typing: 'ephemeral',
+  ping: 'ephemeral',
   history: 'query',
   sync: 'query',
   listConversations: 'query',
@@ -340,7 +356,12 @@ export const MessageEvent = event('message', {
   editedAt: z.number().int().optional(),
   recalled: z.literal(true).optional(),
 });
-export const EditEvent = event('edit', { targetSeq: Seq, text: z.string() });
+/** In history and sync, an edit of a message that was later recalled shows `recalled: true` and no text. */
+export const EditEvent = event('edit', {
+  targetSeq: Seq,
+  text: z.string(),
+  recalled: z.literal(true).optional(),
+});
 export const RecallEvent = event('recall', { targetSeq: Seq });
 export const GroupCreatedEvent = event('group.created', { name: z.string(), members: z.array(UserId) });
 export const MembersAddedEvent = event('members.added', {
@@ -486,6 +507,16 @@ export const MembersFrame = z.strictObject({
 });
 export type MembersFrame = z.infer<typeof MembersFrame>;
 
+/** The answer to `ping`, on the same connection. */
+export const PongFrame = z.strictObject({
+  type: z.literal('pong'),
+  v: z.literal(PROTOCOL_VERSION),
+  requestId: RequestId.optional(),
+  /** Server time, ms since the epoch. */
+  at: z.number().int(),
+});
+export type PongFrame = z.infer<typeof PongFrame>;
+
 export const ServerFrame = z.discriminatedUnion('type', [
   EventFrame,
   AckFrame,
@@ -496,6 +527,7 @@ export const ServerFrame = z.discriminatedUnion('type', [
   SyncPageFrame,
   ConversationsPageFrame,
   MembersFrame,
+  PongFrame,
   ErrorFrame,
 ]);
 export type ServerFrame = z.infer<typeof ServerFrame>;

@@ -3,9 +3,11 @@
  * (DynamoEventStore) and the readers (queries).
  *
  * Messages table item: { conversationId, seq, kind, at, actorId, clientMessageId, ...the kind's fields,
- *   storedAt, editedAt? (messages that were edited), recalled? (true; text is then emptied) }
+ *   storedAt, editedAt? and editSeqs? (messages that were edited: when, and the seqs of their edit events),
+ *   recalled? (true, on a recalled message and on each of its edits; their text is then emptied) }
  * Conversations table items (sort key `sk`):
- *   meta:              { kind, name?, createdBy?, lastSeq, memberCount, createdAt, lastEventAt, lastEvent }
+ *   meta:              { kind, name?, createdBy?, lastSeq, memberCount, createdAt, lastEventAt, lastEvent,
+ *                        fanout? (true once its frames fan out: they always will) }
  *                      (lastEvent: the newest event, text and user lists cut: see lastEventSummary)
  *   member#<userId>:   { memberId, role, joinedAt, readSeq }     (memberId feeds the byMember index)
  *   send#<actor>/<id>: { seq }                                     (idempotency record)
@@ -15,7 +17,7 @@ import { type ConversationEvent, ConversationEvent as ConversationEventSchema } 
 export const LAST_EVENT_TEXT = 200;
 /** User lists in a summary are cut too: a listing of 50 conversations must fit one WebSocket message. */
 export const LAST_EVENT_USERS = 20;
-const STORAGE_ONLY = ['storedAt', 'sk'] as const;
+const STORAGE_ONLY = ['storedAt', 'sk', 'editSeqs'] as const;
 
 export function eventToItem(event: ConversationEvent, storedAt: number): Record<string, unknown> {
   return { ...event, storedAt };

@@ -16,7 +16,12 @@ import {
   type UserId,
 } from '../../protocol';
 import { idempotencyKey } from '../core/commands';
-import { GroupTooLargeError, NotAMemberError, RecallWindowClosedError } from '../core/errors';
+import {
+  GroupTooLargeError,
+  NotAllowedError,
+  NotAMemberError,
+  RecallWindowClosedError,
+} from '../core/errors';
 import type {
   AppendEffects,
   AppendResult,
@@ -40,6 +45,7 @@ const MetaRow = z.object({
   createdBy: z.string().optional(),
   lastSeq: z.number().int().optional(),
   memberCount: z.number().int().optional(),
+  fanout: z.boolean().optional(),
 });
 const MemberRow = z.object({
   memberId: z.string(),
@@ -59,6 +65,10 @@ export class StoreInconsistencyError extends Error {
  * the event takes its slot, the (actor, clientMessageId) idempotency record is created, the actor's read
  * position follows, and an edited or recalled message changes (conditioned on not being recalled): all or
  * nothing, so no crash or redelivery can leave a gap or store an event twice.
+ *
+ * A message keeps the sequence numbers of its edits (`editSeqs`, at most LIMITS.maxEditsPerMessage). A recall
+ * empties the message and every one of those edit events in the same transaction, conditioned on the list being
+ * what was read: a recalled text is gone from history and catch-up, not only from the message.
  */
 export class DynamoEventStore implements EventStore {
   constructor(
@@ -85,6 +95,7 @@ export class DynamoEventStore implements EventStore {
       ...(meta.createdBy === undefined ? {} : { createdBy: meta.createdBy }),
       lastSeq: meta.lastSeq ?? 0,
       memberCount: meta.memberCount ?? 0,
+      ...(meta.fanout === true ? { fanout: true } : {}),
     };
   }
 
@@ -174,7 +185,10 @@ export class DynamoEventStore implements EventStore {
     for (let attempt = 1; ; attempt++) {
       const current = (await this.getConversation(event.conversationId))?.lastSeq ?? 0;
       const stored = { ...event, seq: current + 1 } as ConversationEvent;
-      const { items, index } = this.appendItems(stored, current, effects, key);
+      const target = effects.updateMessage;
+      const editSeqs =
+        target && 'recall' in target.change ? await this.editSeqsOf(event.conversationId, target.seq) : [];
+      const { items, index } = this.appendItems(stored, current, effects, key, editSeqs);
       try {
         await this.db.send(new TransactWriteCommand({ TransactItems: items }));
         return { event: stored, duplicate: false };
@@ -192,10 +206,18 @@ export class DynamoEventStore implements EventStore {
             clientMessageId: event.clientMessageId,
           });
         }
-        if (failed(index.message)) {
-          throw new RecallWindowClosedError('That message was recalled.', {
-            clientMessageId: event.clientMessageId,
-          });
+        if (failed(index.message) && target) {
+          const ref = { clientMessageId: event.clientMessageId };
+          const message = await this.messageState(event.conversationId, target.seq);
+          if (message.recalled) throw new RecallWindowClosedError('That message was recalled.', ref);
+          if ('edit' in target.change && message.edits >= LIMITS.maxEditsPerMessage) {
+            throw new NotAllowedError(
+              `A message can be edited at most ${LIMITS.maxEditsPerMessage} times.`,
+              ref,
+            );
+          }
+          // Edited meanwhile (the list a recall read changed): read it again and retry.
+          if (attempt < MAX_SEQUENCE_RACES) continue;
         }
         if (failed(index.counter)) {
           const now = (await this.getConversation(event.conversationId))?.lastSeq ?? 0;
@@ -212,7 +234,34 @@ export class DynamoEventStore implements EventStore {
     }
   }
 
-  private appendItems(event: ConversationEvent, current: number, effects: AppendEffects, key: string) {
+  /** The sequence numbers of a message's edits (none for a message never edited). */
+  private async editSeqsOf(conversationId: ConversationId, seq: number): Promise<number[]> {
+    return (await this.messageState(conversationId, seq)).editSeqs;
+  }
+
+  private async messageState(conversationId: ConversationId, seq: number) {
+    const { Item } = await this.db.send(
+      new GetCommand({
+        TableName: this.eventsTable,
+        Key: { conversationId, seq },
+        ProjectionExpression: 'editSeqs, recalled',
+        ConsistentRead: true,
+      }),
+    );
+    const editSeqs = z
+      .array(z.number().int())
+      .catch([])
+      .parse(Item?.editSeqs ?? []);
+    return { editSeqs, edits: editSeqs.length, recalled: Item?.recalled === true };
+  }
+
+  private appendItems(
+    event: ConversationEvent,
+    current: number,
+    effects: AppendEffects,
+    key: string,
+    editSeqs: readonly number[],
+  ) {
     const now = this.clock.now();
     const items: TransactItems = [];
     const index: { counter?: number; idempotency?: number; actor?: number; message?: number } = {};
@@ -310,30 +359,66 @@ export class DynamoEventStore implements EventStore {
     if (effects.updateMessage) {
       const { seq, change } = effects.updateMessage;
       index.message = items.length;
+      const live = 'attribute_exists(seq) AND #kind = :message AND attribute_not_exists(recalled)';
       items.push({
         Update: {
           TableName: this.eventsTable,
           Key: { conversationId: event.conversationId, seq },
           ...('edit' in change
             ? {
-                UpdateExpression: 'SET #text = :text, editedAt = :editedAt',
+                UpdateExpression:
+                  'SET #text = :text, editedAt = :editedAt, editSeqs = list_append(if_not_exists(editSeqs, :none), :this)',
                 ExpressionAttributeValues: {
                   ':text': change.edit.text,
                   ':editedAt': change.edit.editedAt,
                   ':message': 'message',
+                  ':none': [],
+                  ':this': [event.seq],
+                  ':maxEdits': LIMITS.maxEditsPerMessage,
                 },
+                ConditionExpression: `${live} AND (attribute_not_exists(editSeqs) OR size(editSeqs) < :maxEdits)`,
               }
             : {
                 UpdateExpression: 'SET recalled = :true, #text = :empty',
-                ExpressionAttributeValues: { ':true': true, ':empty': '', ':message': 'message' },
+                ExpressionAttributeValues: {
+                  ':true': true,
+                  ':empty': '',
+                  ':message': 'message',
+                  ...(editSeqs.length > 0 ? { ':edits': editSeqs.length } : {}),
+                },
+                // The edits scrubbed below are all of them: none was added since they were read.
+                ConditionExpression: `${live} AND ${
+                  editSeqs.length > 0 ? 'size(editSeqs) = :edits' : 'attribute_not_exists(editSeqs)'
+                }`,
               }),
           ExpressionAttributeNames: { '#text': 'text', '#kind': 'kind' },
-          ConditionExpression:
-            'attribute_exists(seq) AND #kind = :message AND attribute_not_exists(recalled)',
         },
       });
+      for (const editSeq of 'recall' in change ? editSeqs : []) {
+        items.push({
+          Update: {
+            TableName: this.eventsTable,
+            Key: { conversationId: event.conversationId, seq: editSeq },
+            UpdateExpression: 'SET recalled = :true, #text = :empty',
+            ConditionExpression: 'attribute_exists(seq) AND #kind = :edit',
+            ExpressionAttributeNames: { '#text': 'text', '#kind': 'kind' },
+            ExpressionAttributeValues: { ':true': true, ':empty': '', ':edit': 'edit' },
+          },
+        });
+      }
     }
     return { items, index };
+  }
+
+  async markFanout(conversationId: ConversationId): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.conversationsTable,
+        Key: { conversationId, sk: CONVERSATION_SK.meta },
+        UpdateExpression: 'SET fanout = :true',
+        ExpressionAttributeValues: { ':true': true },
+      }),
+    );
   }
 
   async advanceRead(

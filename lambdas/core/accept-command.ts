@@ -13,7 +13,7 @@ import type {
 import { groupConversationId } from './apply-command';
 import type { QueuedCommand } from './commands';
 import { isMember } from './conversations';
-import { NotAMemberError } from './errors';
+import { type FrameRef, NotAMemberError } from './errors';
 import type { Clock, CommandQueue, MembershipDirectory } from './ports';
 
 export type CommandFrame =
@@ -67,14 +67,22 @@ export async function acceptCommand(
     };
   } else {
     if (!(await isMember(deps.directory, frame.conversationId, sender.userId))) {
-      throw new NotAMemberError(`You are not a member of conversation ${frame.conversationId}.`, {
-        clientMessageId: 'clientMessageId' in frame ? frame.clientMessageId : undefined,
-      });
+      throw new NotAMemberError(
+        `You are not a member of conversation ${frame.conversationId}.`,
+        frameRef(frame),
+      );
     }
     command = toCommand(frame, base);
   }
   await deps.queue.enqueue(command);
   return command;
+}
+
+/** What an error frame quotes to tie itself to the command: its clientMessageId, or a markRead's requestId. */
+function frameRef(frame: Exclude<CommandFrame, CreateGroupFrame>): FrameRef {
+  return frame.action === 'markRead'
+    ? { requestId: frame.requestId }
+    : { clientMessageId: frame.clientMessageId };
 }
 
 function toCommand(
@@ -136,7 +144,13 @@ function toCommand(
         name: frame.name,
       };
     case 'markRead':
-      return { kind: 'markRead', ...base, conversationId, seq: frame.seq };
+      return {
+        kind: 'markRead',
+        ...base,
+        conversationId,
+        seq: frame.seq,
+        ...(frame.requestId === undefined ? {} : { requestId: frame.requestId }),
+      };
     default:
       return frame satisfies never;
   }

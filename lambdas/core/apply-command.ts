@@ -38,7 +38,14 @@ import type {
   MembershipDirectory,
   UnsequencedEvent,
 } from './ports';
-import { type Audience, type PushDeps, type PushReport, postAll, pushToAudience } from './push';
+import {
+  type Audience,
+  FANOUT_THRESHOLD,
+  type PushDeps,
+  type PushReport,
+  postAll,
+  pushToAudience,
+} from './push';
 
 export interface ApplyDeps {
   readonly store: EventStore;
@@ -76,13 +83,14 @@ async function applySequenced(deps: ApplyDeps, command: SequencedCommand): Promi
   // A repeat (redelivery, or a client retry long after SQS's 5-minute window) is answered with the original:
   // checked first, because what was allowed then may not be now (a recall after the window, a second create).
   const original = await deps.store.findEvent(command.conversationId, idempotencyKey(command));
+  // Read before the append; nothing else writes this conversation meanwhile (FIFO: one command at a time).
+  const conversation = await deps.store.getConversation(command.conversationId);
   let stored: { event: ConversationEvent; duplicate: boolean };
   let extraAudience: readonly UserId[];
   if (original) {
     stored = { event: original, duplicate: true };
     extraAudience = leavers(original);
   } else {
-    const conversation = await deps.store.getConversation(command.conversationId);
     const plan = await planEvent(deps, command, conversation);
     stored = await deps.store.append(plan.event, plan.effects);
     extraAudience = plan.extraAudience;
@@ -91,7 +99,7 @@ async function applySequenced(deps: ApplyDeps, command: SequencedCommand): Promi
   // Membership rows follow the stored event. A repeat re-applies them only while the event is still the
   // conversation's newest: FIFO order means only the newest can have been left half-applied by a crash, and
   // replaying an older one would undo what happened since (a removal, an ownership change).
-  if (!duplicate || (await deps.store.getConversation(event.conversationId))?.lastSeq === event.seq) {
+  if (!duplicate || conversation?.lastSeq === event.seq) {
     await applyMembershipRows(deps, event);
   }
   const users = await audienceOf(deps, event.conversationId, extraAudience);
@@ -104,7 +112,12 @@ async function applySequenced(deps: ApplyDeps, command: SequencedCommand): Promi
     seq: event.seq,
     at: event.at,
   };
-  const audience: Audience = { users, frame, origin: { connectionId: command.connectionId, own: ack } };
+  const audience: Audience = {
+    users,
+    frame,
+    origin: { connectionId: command.connectionId, userId: command.actorId, own: ack },
+    viaFanout: await viaFanout(deps, event.conversationId, conversation, users),
+  };
   const report = await pushToAudience(deps.push, audience);
   return { outcome: duplicate ? 'duplicate' : 'stored', seq: event.seq, ...report };
 }
@@ -359,6 +372,25 @@ async function applyMembershipRows(deps: ApplyDeps, event: ConversationEvent): P
   }
 }
 
+/**
+ * Whether a conversation's frames go through the fan-out queue: from the first one with more than
+ * FANOUT_THRESHOLD recipients on, always, even after the group shrinks. Two paths would break the order: event
+ * N still waiting in a fan-out bucket while event N+1 is posted directly. The switch is recorded before the
+ * first fan-out, so a retry after a crash takes the same path.
+ */
+async function viaFanout(
+  deps: ApplyDeps,
+  conversationId: ConversationId,
+  conversation: ConversationRecord | undefined,
+  users: readonly UserId[],
+): Promise<boolean> {
+  if (deps.push.fanout === undefined) return false;
+  if (conversation?.fanout) return true;
+  if (new Set(users).size <= FANOUT_THRESHOLD) return false;
+  await deps.store.markFanout(conversationId);
+  return true;
+}
+
 /** Users who are no longer members but must see the event: the removed, the one who left. */
 function leavers(event: ConversationEvent): readonly UserId[] {
   if (event.kind === 'members.removed') return event.userIds;
@@ -381,7 +413,9 @@ async function markRead(
   command: Extract<QueuedCommand, { kind: 'markRead' }>,
 ): Promise<ApplyReport> {
   if (!(await isMember(deps.directory, command.conversationId, command.actorId))) {
-    throw new NotAMemberError(`You are not a member of conversation ${command.conversationId}.`);
+    throw new NotAMemberError(`You are not a member of conversation ${command.conversationId}.`, {
+      requestId: command.requestId,
+    });
   }
   const conversation = await deps.store.getConversation(command.conversationId);
   const upTo = Math.min(command.seq, conversation?.lastSeq ?? 0);
@@ -400,6 +434,7 @@ async function markRead(
     users,
     frame: receipt,
     origin: { connectionId: command.connectionId },
+    viaFanout: await viaFanout(deps, command.conversationId, conversation, users),
   });
   return { outcome: 'read', readSeq, ...report };
 }

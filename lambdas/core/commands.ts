@@ -4,7 +4,7 @@
  * order). Versioned like the protocol, validated again on the way out of the queue.
  */
 import { z } from 'zod';
-import { ClientMessageId, ConversationId, LIMITS, Seq, UserId } from '../../protocol';
+import { ClientMessageId, ConversationId, LIMITS, RequestId, Seq, UserId } from '../../protocol';
 
 const base = {
   v: z.literal(1),
@@ -38,7 +38,7 @@ export const QueuedCommand = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('removeMembers'), ...sequenced, userIds: z.array(UserId).min(1) }),
   z.strictObject({ kind: z.literal('leave'), ...sequenced }),
   z.strictObject({ kind: z.literal('rename'), ...sequenced, name }),
-  z.strictObject({ kind: z.literal('markRead'), ...base, seq: Seq }),
+  z.strictObject({ kind: z.literal('markRead'), ...base, seq: Seq, requestId: RequestId.optional() }),
 ]);
 export type QueuedCommand = z.infer<typeof QueuedCommand>;
 export type SequencedCommand = Exclude<QueuedCommand, { kind: 'markRead' }>;

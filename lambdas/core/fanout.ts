@@ -24,15 +24,22 @@ export const FanoutLabel = z.strictObject({
 });
 export type FanoutLabel = z.infer<typeof FanoutLabel>;
 
-export const FanoutJob = z.strictObject({
-  v: z.literal(1),
-  /** The users whose every live connection gets `frame`. */
-  users: z.array(UserId).min(1).max(LIMITS.maxGroupMembers),
-  frame: ServerFrame,
-  /** The connection the command came from: it got its ack directly and gets nothing from the job. */
-  exceptConnectionId: z.string().min(1).max(128).optional(),
-  label: FanoutLabel,
-});
+export const FanoutJob = z
+  .strictObject({
+    v: z.literal(1),
+    /** The users whose every live connection gets `frame`. */
+    users: z.array(UserId).min(1).max(LIMITS.maxGroupMembers),
+    frame: ServerFrame,
+    /** The connection the command came from: it never gets `frame` (it gets `own`, or nothing). */
+    exceptConnectionId: z.string().min(1).max(128).optional(),
+    /** The frame for `exceptConnectionId` (its ack), in one job of the origin user's bucket. */
+    own: ServerFrame.optional(),
+    label: FanoutLabel,
+  })
+  .refine((job) => job.own === undefined || job.exceptConnectionId !== undefined, {
+    message: 'own needs exceptConnectionId',
+    path: ['own'],
+  });
 export type FanoutJob = z.infer<typeof FanoutJob>;
 
 /** A job and how the queue must order and deduplicate it. */
@@ -63,7 +70,7 @@ export type FanoutDeps = Omit<PushDeps, 'fanout'>;
 
 export interface FanoutReport extends PushReport {
   readonly users: number;
-  /** Live connections found for the job's users (without the excepted one). */
+  /** Connections posted to: the job users' live ones without the excepted one, plus it when the job has `own`. */
   readonly connections: number;
 }
 
@@ -83,11 +90,12 @@ export async function deliverFanoutJob(deps: FanoutDeps, job: FanoutJob): Promis
     for (const connectionId of lookup.value) targets.add(connectionId);
   }
   if (job.exceptConnectionId !== undefined) targets.delete(job.exceptConnectionId);
-  const report = await postAll(
-    deps,
-    [...targets].map((connectionId) => ({ connectionId, frame: job.frame })),
-  );
-  return { ...report, users: job.users.length, connections: targets.size };
+  const posts = [...targets].map((connectionId) => ({ connectionId, frame: job.frame }));
+  if (job.own !== undefined && job.exceptConnectionId !== undefined) {
+    posts.push({ connectionId: job.exceptConnectionId, frame: job.own });
+  }
+  const report = await postAll(deps, posts);
+  return { ...report, users: job.users.length, connections: posts.length };
 }
 
 /** Reads a queue body as a fan-out job, or says why it is not one (a poison record). */

@@ -48,6 +48,8 @@ export interface ConversationRecord {
   readonly lastSeq: number;
   readonly memberCount: number;
   readonly createdBy?: UserId;
+  /** Its frames fan out (it once had more than FANOUT_THRESHOLD recipients): see `applyCommand`. */
+  readonly fanout?: boolean;
 }
 
 export interface MembershipDirectory {
@@ -106,6 +108,8 @@ export interface EventStore {
    * (actor, clientMessageId) idempotency record and the effects. A repeat returns the original event.
    */
   append(event: UnsequencedEvent, effects?: AppendEffects): Promise<AppendResult>;
+  /** From now on, the conversation's frames fan out (ConversationRecord.fanout). Idempotent. */
+  markFanout(conversationId: ConversationId): Promise<void>;
   /** Moves a member's read position forward; the new position, or undefined when it was already there. */
   advanceRead(conversationId: ConversationId, userId: UserId, seq: number): Promise<number | undefined>;
 }

@@ -18,10 +18,15 @@ export const FANOUT_CHUNK = 100;
  * `${conversationId}#${fanoutBucket(userId)}`, so every connection of that user gets the conversation's frames
  * in the order they were enqueued, while the conversation's buckets are pushed in parallel.
  *
+ * It is also what keeps one hot conversation from starving the others: a FIFO group has at most one batch in
+ * flight, so a conversation occupies at most FANOUT_BUCKETS of the fan-out function's invocations, and the
+ * FanoutPipeline construct requires maxConcurrency of at least twice that (default 10: at most 4 for one
+ * conversation, 6 or more left for the rest).
+ *
  * Never change it (or `fanoutBucket`) while jobs are queued: a user whose bucket changes could get a newer
  * frame from the new group before an older one still waiting in the old group. Drain the queue first.
  */
-export const FANOUT_BUCKETS = 16;
+export const FANOUT_BUCKETS = 4;
 
 export interface PushDeps {
   readonly connections: ConnectionStore;
@@ -48,8 +53,17 @@ export interface Audience {
   /** Users whose every live connection gets `frame`. */
   readonly users: readonly UserId[];
   readonly frame: ServerFrame;
-  /** The connection the command came from: it gets `own` instead (an ack), or nothing when `own` is absent. */
-  readonly origin?: { readonly connectionId: string; readonly own?: ServerFrame };
+  /**
+   * The connection the command came from, and its user: it gets `own` instead (an ack), or nothing when `own`
+   * is absent.
+   */
+  readonly origin?: { readonly connectionId: string; readonly userId?: UserId; readonly own?: ServerFrame };
+  /**
+   * Whether to fan out (when `deps.fanout` is present). The caller decides per conversation, so that all of a
+   * conversation's frames take one path and stay in order (see `applyCommand`).
+   * @default - when the audience has more than FANOUT_THRESHOLD users
+   */
+  readonly viaFanout?: boolean;
 }
 
 /**
@@ -57,12 +71,13 @@ export interface Audience {
  * success; any other failure throws DeliveryIncompleteError after every connection was tried, so the caller's
  * record is retried (clients drop repeats by sequence number).
  *
- * An audience of more than FANOUT_THRESHOLD users, when `deps.fanout` is present, is split into fan-out jobs
- * instead (see `planFanout`), and only the origin's own frame (the ack) is posted here. The ack is posted
- * before the jobs are enqueued: if either fails the record is retried, and a failed ack then costs one repeated
- * post instead of a repeated fan-out. Once this resolves, every job is on the queue, whose own retries and DLQ
- * take over; a throw means some may be, and the retried record enqueues them all again: the queue drops the
- * ones it already has (same deduplication id within 5 minutes).
+ * An audience that fans out (`viaFanout`, by default more than FANOUT_THRESHOLD users), when `deps.fanout` is
+ * present, is split into fan-out jobs instead (see `planFanout`), and nothing is posted here: the origin's own
+ * frame (the ack) rides in the job of its user's bucket, so it reaches the origin connection after every frame
+ * enqueued for that user before it (only when the origin's user is not in the audience is the ack posted
+ * directly). Once this resolves, every job is on the queue, whose own retries and DLQ take over; a throw means
+ * some may be, and the retried record enqueues them all again: the queue drops the ones it already has (same
+ * deduplication id within 5 minutes).
  *
  * Order: the caller pushes a conversation's frames one after the other (the delivery queue is FIFO per
  * conversation) and awaits each call, so all jobs of one frame are on the queue before any job of the next;
@@ -70,7 +85,7 @@ export interface Audience {
  */
 export async function pushToAudience(deps: PushDeps, audience: Audience): Promise<PushReport> {
   const users = [...new Set(audience.users)];
-  if (deps.fanout !== undefined && users.length > FANOUT_THRESHOLD) {
+  if (deps.fanout !== undefined && (audience.viaFanout ?? users.length > FANOUT_THRESHOLD)) {
     return fanOut(deps, deps.fanout, users, audience);
   }
   const lists = await Promise.all(users.map((u) => deps.connections.listByUser(u)));
@@ -94,12 +109,18 @@ async function fanOut(
   audience: Audience,
 ): Promise<PushReport> {
   const origin = audience.origin;
-  const own = origin?.own
-    ? await postAll(deps, [{ connectionId: origin.connectionId, frame: origin.own }])
-    : { delivered: 0, gone: 0 };
-  const entries = planFanout(users, audience.frame, origin?.connectionId);
+  const entries = planFanout(users, audience.frame, origin?.connectionId, {
+    ...(origin?.own && origin.userId !== undefined
+      ? { own: { userId: origin.userId, frame: origin.own } }
+      : {}),
+  });
+  // The origin's user is not in the audience (or unknown): its own frame has no job to ride in.
+  const direct =
+    origin?.own && !entries.some((e) => e.job.own !== undefined)
+      ? await postAll(deps, [{ connectionId: origin.connectionId, frame: origin.own }])
+      : { delivered: 0, gone: 0 };
   await queue.enqueue(entries);
-  return { ...own, fanoutJobs: entries.length };
+  return { ...direct, fanoutJobs: entries.length };
 }
 
 /**
@@ -120,17 +141,24 @@ export interface FanoutPlanOptions {
   readonly chunkSize?: number;
   /** Message groups per conversation. @default FANOUT_BUCKETS */
   readonly buckets?: number;
+  /**
+   * The origin connection's own frame (its ack), carried by the first job holding `userId`, so the origin gets
+   * it in order with the other frames of that user's bucket. Needs `exceptConnectionId` (the origin).
+   */
+  readonly own?: { readonly userId: UserId; readonly frame: ServerFrame };
 }
 
 /**
  * Splits an audience into fan-out entries: the users of each bucket (in the given order) in jobs of at most
  * `chunkSize`, buckets in ascending order, every user in exactly one job. `exceptConnectionId` (the origin) is
- * skipped by every job.
+ * skipped by every job; with `options.own`, the job holding its user posts the own frame to it instead.
  *
  * Each entry names its message group, `${conversationId}#${bucket}`, and a deduplication id that depends only on
  * the frame's identity (conversation and seq for an event; conversation, reader and position for a receipt;
  * the content otherwise), the bucket and the chunk's index in the bucket: planning the same frame for the same
- * audience again, as a retried delivery does, gives the same entries, which the queue drops.
+ * audience again, as a retried delivery does, gives the same entries, which the queue drops. The job carrying
+ * an own frame also depends on the origin connection: a retry from another connection (a client that
+ * reconnected) must reach it, so that job is enqueued again, and its users drop the repeated frame by seq.
  */
 export function planFanout(
   users: readonly UserId[],
@@ -165,17 +193,25 @@ export function planFanout(
   const base = frameLabel(frame);
   const identity = frameIdentity(frame);
   const conversation = groupKey(base.conversationId ?? `(${frame.type})`);
-  return chunked.map(({ bucket, index, users: chunkUsers }, position) => ({
-    job: {
-      v: 1 as const,
-      users: chunkUsers,
-      frame,
-      ...(exceptConnectionId === undefined ? {} : { exceptConnectionId }),
-      label: { ...base, chunk: position + 1, chunks: chunked.length },
-    },
-    group: `${conversation}#${bucket}`,
-    deduplicationId: sha256(JSON.stringify(['herald-fanout', 1, identity, bucket, index])),
-  }));
+  const own = exceptConnectionId === undefined ? undefined : options.own;
+  const carrier = own ? chunked.findIndex((c) => c.users.includes(own.userId)) : -1;
+  return chunked.map(({ bucket, index, users: chunkUsers }, position) => {
+    const carries = position === carrier && own !== undefined;
+    return {
+      job: {
+        v: 1 as const,
+        users: chunkUsers,
+        frame,
+        ...(exceptConnectionId === undefined ? {} : { exceptConnectionId }),
+        ...(carries ? { own: own.frame } : {}),
+        label: { ...base, chunk: position + 1, chunks: chunked.length },
+      },
+      group: `${conversation}#${bucket}`,
+      deduplicationId: sha256(
+        JSON.stringify(['herald-fanout', 1, identity, bucket, index, carries ? exceptConnectionId : null]),
+      ),
+    };
+  });
 }
 
 /** SQS allows 128 characters in a message group id: a longer conversation id is replaced by its hash. */
@@ -216,6 +252,7 @@ function frameLabel(frame: ServerFrame): Omit<FanoutLabel, 'chunk' | 'chunks'> {
     case 'presence':
     case 'sync':
     case 'conversations':
+    case 'pong':
     case 'error':
       return { kind };
     default:

@@ -3,7 +3,7 @@ import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import { ROUTES } from '../../protocol';
 import { type AcceptCommandDeps, acceptCommand, type CommandFrame } from '../core/accept-command';
 import { errorFrame, internalErrorFrame } from '../core/error-frame';
-import { HeraldError, InvalidFrameError, RateLimitedError } from '../core/errors';
+import { type FrameRef, HeraldError, InvalidFrameError, RateLimitedError } from '../core/errors';
 import { parseClientFrame } from '../core/parse-frame';
 import { commandDeps, logger, metrics } from '../wiring';
 import { type RouteResponse, websocketContext } from './websocket-context';
@@ -23,21 +23,21 @@ export const createCommandHandler =
   async (event: APIGatewayProxyWebsocketEventV2): Promise<RouteResponse> => {
     const { connectionId, authorizer } = websocketContext(event);
     logger.appendKeys({ connectionId, userId: authorizer.userId });
-    let clientMessageId: string | undefined;
+    // What error frames quote to tie themselves to the frame: its clientMessageId, or a markRead's requestId.
+    let ref: FrameRef = {};
     try {
       const frame = parseClientFrame(event.body);
-      clientMessageId = 'clientMessageId' in frame ? frame.clientMessageId : undefined;
+      ref = {
+        clientMessageId: 'clientMessageId' in frame ? frame.clientMessageId : undefined,
+        requestId: 'requestId' in frame ? frame.requestId : undefined,
+      };
+      const { clientMessageId } = ref;
       if (ROUTES[frame.action] !== 'command') {
-        throw new InvalidFrameError('UNKNOWN_ACTION', `${frame.action} is not served on this route.`, {
-          clientMessageId,
-          requestId: 'requestId' in frame ? frame.requestId : undefined,
-        });
+        throw new InvalidFrameError('UNKNOWN_ACTION', `${frame.action} is not served on this route.`, ref);
       }
       const d = deps();
       if (d.takeFrame && !(await d.takeFrame(connectionId, d.clock.now()))) {
-        throw new RateLimitedError('This connection is sending too fast: slow down and retry.', {
-          clientMessageId,
-        });
+        throw new RateLimitedError('This connection is sending too fast: slow down and retry.', ref);
       }
       const command = await acceptCommand(
         d,
@@ -57,10 +57,10 @@ export const createCommandHandler =
       }
       // Not the client's fault and nothing was enqueued: say so with a stable code, and make it visible to
       // operators (error log + InternalErrors metric, alarmed) instead of letting API Gateway send its own text.
-      logger.error('command failed', { error, clientMessageId });
+      logger.error('command failed', { error, ...ref });
       metrics.addMetric('InternalErrors', MetricUnit.Count, 1);
       metrics.publishStoredMetrics();
-      return { statusCode: 500, body: JSON.stringify(internalErrorFrame({ clientMessageId })) };
+      return { statusCode: 500, body: JSON.stringify(internalErrorFrame(ref)) };
     } finally {
       logger.resetKeys();
     }

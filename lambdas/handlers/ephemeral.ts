@@ -1,6 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
-import { type ClientFrame, ROUTES } from '../../protocol';
+import { type ClientFrame, type PongFrame, PROTOCOL_VERSION, ROUTES } from '../../protocol';
 import { errorFrame, internalErrorFrame } from '../core/error-frame';
 import { HeraldError, InvalidFrameError } from '../core/errors';
 import { parseClientFrame } from '../core/parse-frame';
@@ -19,8 +19,8 @@ function isEphemeral(frame: ClientFrame): frame is EphemeralFrame {
 }
 
 /**
- * The ephemeral routes (typing), two-way only to answer refusals: success answers nothing, and a typing frame
- * dropped by its interval is not answered either (best effort). Every frame, valid or not, first takes one unit
+ * The ephemeral routes (typing, ping), two-way: a ping is answered with pong, a refusal with an error frame;
+ * typing answers nothing on success, nor when it is dropped by its interval (best effort). Every frame, valid or not, first takes one unit
  * of the connection's flood allowance, so a connection flooding garbage is limited too.
  */
 export const createEphemeralHandler =
@@ -48,6 +48,16 @@ export const createEphemeralHandler =
             logger.debug('typing relayed', { conversationId, ...report });
           }
           return { statusCode: 200 };
+        }
+        case 'ping': {
+          // The frame allowance taken above recorded the connection's activity: that is what ping is for.
+          const pong: PongFrame = {
+            type: 'pong',
+            v: PROTOCOL_VERSION,
+            ...(frame.requestId === undefined ? {} : { requestId: frame.requestId }),
+            at: Date.now(),
+          };
+          return { statusCode: 200, body: JSON.stringify(pong) };
         }
         default: {
           // Exhaustive: a new ephemeral action in ROUTES fails to compile here until it is handled.

@@ -61,6 +61,7 @@ export const createQueryHandler =
           });
         case 'markRead':
         case 'typing':
+        case 'ping':
           throw new InvalidFrameError('UNKNOWN_ACTION', `The ${frame.action} action is not a query.`);
         default:
           return frame satisfies never;

@@ -19,7 +19,8 @@ export interface FanoutPipelineProps {
   readonly consumer: LambdaFunction;
 
   /**
-   * Upper bound on concurrent fan-out invocations (the event source mapping's maximum concurrency, 2 to 1000).
+   * Upper bound on concurrent fan-out invocations (the event source mapping's maximum concurrency, from
+   * 2 x FANOUT_BUCKETS to 1000: one conversation then never holds more than half of them).
    * With the function's DELIVERY_CONCURRENCY it bounds the `@connections` posts fan-out has in flight; see the
    * class documentation for the arithmetic.
    * @default 10
@@ -79,11 +80,12 @@ export interface FanoutPipelineProps {
  * whichever is lower (AWS Lambda developer guide, "Configuring scaling behavior for SQS event source mappings"):
  *
  *     invocations at once <= min(maxConcurrency, active groups)
- *     active groups       <= FANOUT_BUCKETS x large conversations with jobs waiting     (16 each)
+ *     active groups       <= FANOUT_BUCKETS x large conversations with jobs waiting     (4 each)
  *
- * So one conversation's fan-out never uses more than 16 invocations, however many events it has queued, and
- * a 1,000-member group (16 jobs of about 63 users an event) takes two rounds of one chunk's time with the
- * default cap of 10, one round with a cap of 16 or more. Several busy large groups share the cap.
+ * So one conversation's fan-out never uses more than 4 invocations, however many events it has queued: with
+ * the default cap of 10, one hot group leaves at least 6 for the others, and the construct refuses a cap below
+ * 2 x FANOUT_BUCKETS. That is the fairness guarantee, and its price: a 1,000-member group (about 250 users a
+ * bucket, 3 jobs of at most 100 each) takes three rounds of one chunk's time per event.
  *
  * **The API Gateway request quota.** `@connections` posts share the account's 10,000 requests/s (5,000 burst)
  * with every incoming WebSocket message. Fan-out bounds its share by bounding the posts it has in flight:
@@ -100,8 +102,8 @@ export interface FanoutPipelineProps {
  * AWS documents no scaling-down of a mapping with ReportBatchItemFailures when invocations fail.
  *
  * **Batch size 1 by default.** A batch from a FIFO queue may hold jobs of several groups, which the handler
- * would push one after the other: with one job per invocation, the 16 jobs of an event are pushed by up to
- * `maxConcurrency` invocations at once. The price is one Lambda request per job ($0.20 per million), next to
+ * would push one after the other: with one job per invocation, the jobs of an event are pushed by up to
+ * FANOUT_BUCKETS invocations at once. The price is one Lambda request per job ($0.20 per million), next to
  * the WebSocket messages of its users ($1.00 per million each).
  *
  * **Visibility timeout.** At least six times the consumer's timeout, and it is also how long a failed chunk
@@ -148,9 +150,11 @@ export class FanoutPipeline extends Construct {
       );
     }
     const maxConcurrency = props.maxConcurrency ?? 10;
-    if (!Number.isInteger(maxConcurrency) || maxConcurrency < 2 || maxConcurrency > 1000) {
+    const minConcurrency = 2 * FANOUT_BUCKETS;
+    if (!Number.isInteger(maxConcurrency) || maxConcurrency < minConcurrency || maxConcurrency > 1000) {
       throw new Error(
-        `FanoutPipeline: maxConcurrency must be an integer from 2 to 1000, got ${maxConcurrency}`,
+        `FanoutPipeline: maxConcurrency must be an integer from ${minConcurrency} to 1000 (2 x FANOUT_BUCKETS, ` +
+          `so one conversation holds at most half of it), got ${maxConcurrency}`,
       );
     }
 

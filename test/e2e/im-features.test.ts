@@ -80,6 +80,16 @@ describe('groups', () => {
     ava.sendMessage(groupId, 'g4', 'oops, wrong chat');
     await bo.until(() => expect(bo.messages(groupId)).toHaveLength(2));
     const wrong = bo.messages(groupId).find((m) => m.clientMessageId === 'g4');
+    // Ava edits the wrong message first (the edit carries text of its own), then recalls it.
+    ava.send({
+      action: 'edit',
+      v: 1,
+      conversationId: groupId,
+      clientMessageId: 'g4e',
+      targetSeq: wrong?.seq,
+      text: 'oops, my home address is…',
+    });
+    await bo.until(() => expect(bo.events(groupId).filter((e) => e.kind === 'edit')).toHaveLength(2));
     ava.send({
       action: 'recall',
       v: 1,
@@ -97,13 +107,14 @@ describe('groups', () => {
     });
     const result = sync.results[0];
     if (!result || 'gap' in result) throw new Error('expected events, not a gap');
-    expect(result.events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(result.events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expect(result.events.map((e) => e.kind)).toEqual([
       'group.created',
       'message',
       'message',
       'edit',
       'message',
+      'edit',
       'recall',
     ]);
     expect(result.hasMore).toBe(false);
@@ -112,12 +123,17 @@ describe('groups', () => {
     expect(byId.get('g2')).toMatchObject({ kind: 'message', text: 'At the station' });
     expect(byId.get('g2')).toHaveProperty('editedAt');
     expect(byId.get('g4')).toMatchObject({ kind: 'message', text: '', recalled: true });
+    // The recall took the edit's text with it; the other edit keeps its own.
+    expect(byId.get('g4e')).toMatchObject({ kind: 'edit', text: '', recalled: true });
+    expect(byId.get('g3')).toMatchObject({ kind: 'edit', text: 'At the station' });
+    expect(byId.get('g3')).not.toHaveProperty('recalled');
+    expect(JSON.stringify(result.events)).not.toContain('home address');
     // Syncing again from the last seq returns nothing twice.
     const again = await ask(cy, 'sync', {
       action: 'sync',
-      positions: [{ conversationId: groupId, afterSeq: 6 }],
+      positions: [{ conversationId: groupId, afterSeq: 7 }],
     });
-    expect(again.results[0]).toMatchObject({ events: [], hasMore: false, lastSeq: 6 });
+    expect(again.results[0]).toMatchObject({ events: [], hasMore: false, lastSeq: 7 });
   });
 
   it('a removed member receives nothing more, even on an open connection', async () => {
@@ -293,6 +309,22 @@ describe('presence and typing', () => {
     await ned.until(() => expect(ofType(ned, 'presence').at(-1)).toMatchObject({ userId: b, online: true }));
     oz.ws.terminate(); // no close frame: the network just went away
     await ned.until(() => expect(ofType(ned, 'presence').at(-1)).toMatchObject({ userId: b, online: false }));
+  });
+
+  it('answers ping with pong on the same connection, and nothing to anyone else', async () => {
+    const [a, b] = [unique('ras'), unique('sol')];
+    const ras = await open(a);
+    const sol = await open(b);
+    ras.sendMessage(directId(a, b), 'hello');
+    await sol.until(() => expect(sol.messages()).toHaveLength(1));
+    const before = Date.now();
+    ras.send({ action: 'ping', v: 1, requestId: 'hb-1' });
+    await ras.until(() => expect(ofType(ras, 'pong')).toHaveLength(1));
+    const [pong] = ofType(ras, 'pong');
+    expect(pong).toMatchObject({ type: 'pong', v: 1, requestId: 'hb-1' });
+    expect(pong?.at).toBeGreaterThanOrEqual(before - 1000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(ofType(sol, 'pong')).toEqual([]);
   });
 
   it('relays typing to the other members only, and drops a flood of it', async () => {

@@ -2,7 +2,8 @@
 
 import type { ApplyDeps } from '../../lambdas/core/apply-command';
 import { idempotencyKey, type QueuedCommand } from '../../lambdas/core/commands';
-import { GroupTooLargeError, RecallWindowClosedError } from '../../lambdas/core/errors';
+import { GroupTooLargeError, NotAllowedError, RecallWindowClosedError } from '../../lambdas/core/errors';
+import type { FanoutEntry, FanoutQueue } from '../../lambdas/core/fanout';
 import type {
   AppendEffects,
   AppendResult,
@@ -132,10 +133,20 @@ export class InMemoryEventStore implements EventStore {
       if (!target || target.kind !== 'message' || target.recalled)
         throw new RecallWindowClosedError('recalled', {});
       const change = effects.updateMessage.change;
-      list[effects.updateMessage.seq - 1] =
+      const targetSeq = effects.updateMessage.seq;
+      const edits = list.filter((e) => e.kind === 'edit' && e.targetSeq === targetSeq);
+      if ('edit' in change && edits.length >= LIMITS.maxEditsPerMessage) {
+        throw new NotAllowedError('too many edits', {});
+      }
+      list[targetSeq - 1] =
         'edit' in change
           ? { ...target, text: change.edit.text, editedAt: change.edit.editedAt }
           : { ...target, text: '', recalled: true };
+      // A recall scrubs the message's edits too (DynamoEventStore does it in the same transaction).
+      if ('recall' in change) {
+        for (const edit of edits)
+          list[edit.seq - 1] = { ...edit, text: '', recalled: true } as ConversationEvent;
+      }
     }
     const stored = { ...event, seq: list.length + 1 } as ConversationEvent;
     list.push(stored);
@@ -149,12 +160,17 @@ export class InMemoryEventStore implements EventStore {
         : { name: effects.conversation?.name ?? current?.name }),
       lastSeq: stored.seq,
       memberCount,
+      ...(current?.fanout ? { fanout: true } : {}),
     });
     const actor = this.members.get(event.conversationId)?.get(event.actorId);
     if (actor && stored.kind !== 'member.left') {
       this.members.get(event.conversationId)?.set(event.actorId, { ...actor, readSeq: stored.seq });
     }
     return { event: stored, duplicate: false };
+  }
+  async markFanout(id: ConversationId) {
+    const current = this.conversations.get(id);
+    if (current) this.conversations.set(id, { ...current, fanout: true });
   }
   async advanceRead(id: ConversationId, userId: UserId, seq: number) {
     const member = this.members.get(id)?.get(userId);
@@ -319,7 +335,12 @@ export interface DeliveryHarness {
 
 /** The delivery side over in-memory fakes; membership is read from the store's own member rows. */
 export function deliveryHarness(
-  options: { concurrency?: number; recallWindowMs?: number; notifier?: RecordingNotifier } = {},
+  options: {
+    concurrency?: number;
+    recallWindowMs?: number;
+    notifier?: RecordingNotifier;
+    fanout?: FanoutQueue;
+  } = {},
 ): DeliveryHarness {
   const store = new InMemoryEventStore();
   const directory = new StoreDirectory(store);
@@ -329,9 +350,28 @@ export function deliveryHarness(
   const deps: ApplyDeps = {
     store,
     directory,
-    push: { connections, notifier, concurrency: options.concurrency ?? 8 },
+    push: {
+      connections,
+      notifier,
+      concurrency: options.concurrency ?? 8,
+      ...(options.fanout === undefined ? {} : { fanout: options.fanout }),
+    },
     clock,
     ...(options.recallWindowMs === undefined ? {} : { recallWindowMs: options.recallWindowMs }),
   };
   return { store, directory, connections, notifier, clock, deps };
+}
+
+/** A fan-out queue that keeps what it is given. */
+export class RecordingFanoutQueue implements FanoutQueue {
+  readonly entries: FanoutEntry[] = [];
+  async enqueue(entries: readonly FanoutEntry[]): Promise<void> {
+    this.entries.push(...entries);
+  }
+  /** The seqs of the event frames enqueued, in order, each once. */
+  seqs(): number[] {
+    return [
+      ...new Set(this.entries.flatMap((e) => (e.job.frame.type === 'event' ? [e.job.frame.event.seq] : []))),
+    ];
+  }
 }

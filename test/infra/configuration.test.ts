@@ -1,7 +1,7 @@
 import { App, Duration } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { authorizerConfig, ENV, loadConfig } from '../../lambdas/config';
+import { authorizerConfig, deliverConfig, ENV, loadConfig } from '../../lambdas/config';
 import { CONTEXT, HeraldContextError, heraldConfigFromContext } from '../../lib/app-context';
 import type { HeraldAuthConfig } from '../../lib/constructs/auth';
 import { HeraldStack, type HeraldStackProps } from '../../lib/herald-stack';
@@ -82,6 +82,19 @@ describe('options', () => {
       FunctionName: { Ref: logicalIdOf(s.resources, 'AWS::Lambda::Function', 'Fanout') },
       ScalingConfig: { MaximumConcurrency: 10 },
     });
+  });
+
+  it('passes the recall window to the delivery function, and refuses one outside 1 s to 7 days', () => {
+    const s = synthHerald({ recallWindow: Duration.minutes(15) });
+    expect(environmentOf(s.resources, 'Deliver')[ENV.RECALL_WINDOW_SECONDS]).toBe('900');
+    // What the stack sets, the function accepts (its config schema is the one that reads it at cold start).
+    expect(
+      deliverConfig.shape.RECALL_WINDOW_SECONDS.parse(
+        environmentOf(s.resources, 'Deliver')[ENV.RECALL_WINDOW_SECONDS],
+      ),
+    ).toBe(900);
+    expect(() => synthHerald({ recallWindow: Duration.days(8) })).toThrow(/recallWindow/);
+    expect(() => synthHerald({ recallWindow: Duration.millis(1500) })).toThrow(/recallWindow/);
   });
 
   it('passes deliveryConcurrency to the delivery and fan-out functions', () => {
@@ -210,6 +223,11 @@ describe('CDK context (bin/herald.ts)', () => {
     expect(config.props.maxReceiveCount).toBe(3);
   });
 
+  it('reads the recall window in seconds', () => {
+    expect(read({ [CONTEXT.recallWindowSeconds]: '600' }).props.recallWindow?.toSeconds()).toBe(600);
+    expect(read({}).props.recallWindow).toBeUndefined();
+  });
+
   it('names every missing jwks value at once', () => {
     expect(() => read({ [CONTEXT.auth]: 'jwks', [CONTEXT.issuer]: JWKS.issuer })).toThrow(
       /herald:auth=jwks needs herald:jwksUrl, herald:audience/,
@@ -237,6 +255,10 @@ describe('CDK context (bin/herald.ts)', () => {
       /herald:deliveryTimeoutSeconds must be a whole number from 1/,
     ],
     [{ [CONTEXT.maxReceiveCount]: 'many' }, /herald:maxReceiveCount must be a whole number/],
+    [
+      { [CONTEXT.recallWindowSeconds]: '0' },
+      /herald:recallWindowSeconds must be a whole number from 1 to 604800/,
+    ],
   ])('rejects %j', (context, message) => {
     expect(() => read(context)).toThrow(HeraldContextError);
     expect(() => read(context)).toThrow(message);

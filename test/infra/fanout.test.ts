@@ -145,7 +145,7 @@ describe('FanoutPipeline', () => {
       { visibilityTimeout: Duration.seconds(119) },
       /at least 6 x/,
     ],
-    ['maxConcurrency 1', { maxConcurrency: 1 }, /maxConcurrency must be an integer from 2 to 1000/],
+    ['maxConcurrency 7', { maxConcurrency: 7 }, /maxConcurrency must be an integer from 8 to 1000/],
     ['maxConcurrency 1001', { maxConcurrency: 1001 }, /maxConcurrency/],
     ['a fractional maxConcurrency', { maxConcurrency: 2.5 }, /maxConcurrency/],
     ['batchSize 0', { batchSize: 0 }, /batchSize must be an integer from 1 to 10 for a FIFO queue/],

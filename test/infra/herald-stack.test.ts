@@ -16,7 +16,7 @@ import {
   queryConfig,
 } from '../../lambdas/config';
 import { REPO_ROOT } from '../../lib/constructs/handler-function';
-import { CLIENT_ACTIONS, ROUTES } from '../../protocol';
+import { CLIENT_ACTIONS, LIMITS, ROUTES } from '../../protocol';
 import {
   describeArn,
   environmentOf,
@@ -384,6 +384,7 @@ const EXPECTED_ENV: Record<FunctionName, string[]> = {
     ENV.DEAD_LETTER_QUEUE_URL,
     ENV.FANOUT_QUEUE_URL,
     ENV.DELIVERY_CONCURRENCY,
+    ENV.RECALL_WINDOW_SECONDS,
   ],
   Fanout: [
     ENV.CONNECTIONS_TABLE,
@@ -524,6 +525,7 @@ describe('functions', () => {
       [ENV.FANOUT_QUEUE_URL]: `<${QUEUES.fanout}>`,
       [ENV.CALLBACK_URL]: callbackUrl,
       [ENV.DELIVERY_CONCURRENCY]: '16',
+      [ENV.RECALL_WINDOW_SECONDS]: String(LIMITS.recallWindowSeconds),
       [ENV.AUTH_MODE]: 'dev',
       [ENV.AUTH_ISSUER]: 'herald-dev',
       [ENV.AUTH_AUDIENCE]: 'herald',

@@ -5,8 +5,14 @@ import { DynamoEventStore } from '../../lambdas/adapters/dynamo-event-store';
 import { DynamoMembershipDirectory } from '../../lambdas/adapters/dynamo-membership-directory';
 import { INDEX } from '../../lambdas/config';
 import { registerConnection } from '../../lambdas/core/connections';
-import { GroupTooLargeError, NotAMemberError, RecallWindowClosedError } from '../../lambdas/core/errors';
+import {
+  GroupTooLargeError,
+  NotAllowedError,
+  NotAMemberError,
+  RecallWindowClosedError,
+} from '../../lambdas/core/errors';
 import type { UnsequencedEvent } from '../../lambdas/core/ports';
+import { LIMITS } from '../../protocol';
 import { FixedClock } from '../helpers/fakes';
 import { createHeraldTables, documentClient, type HeraldTableNames, runId } from '../helpers/provision';
 
@@ -183,6 +189,97 @@ describe('DynamoEventStore (DynamoDB Local)', () => {
       ),
     ).rejects.toBeInstanceOf(RecallWindowClosedError);
     expect((await store().getConversation(conversationId))?.lastSeq).toBe(3);
+  });
+
+  it('scrubs every edit of a recalled message: no edited text survives in the events table', async () => {
+    const conversationId = `dm:a${runId()}:b`;
+    await seedMembers(conversationId, 'alice', 'b');
+    await store().append(message(conversationId, 'm1', { text: 'secret v1' }));
+    const edit = (id: string, text: string) =>
+      store().append(
+        {
+          kind: 'edit',
+          conversationId,
+          actorId: 'alice',
+          clientMessageId: id,
+          at: clock.time,
+          targetSeq: 1,
+          text,
+        },
+        { updateMessage: { seq: 1, change: { edit: { text, editedAt: clock.time } } } },
+      );
+    await edit('e1', 'secret v2');
+    await store().append(message(conversationId, 'm2', { text: 'unrelated' }));
+    await edit('e2', 'secret v3');
+    expect(await store().getEvent(conversationId, 2)).toMatchObject({ kind: 'edit', text: 'secret v2' });
+    // The stored message lists its edits, but a reader never sees the bookkeeping.
+    const raw = await db.send(
+      new GetCommand({ TableName: tables.messages, Key: { conversationId, seq: 1 } }),
+    );
+    expect(raw.Item?.editSeqs).toEqual([2, 4]);
+    expect(await store().getEvent(conversationId, 1)).not.toHaveProperty('editSeqs');
+
+    await store().append(
+      {
+        kind: 'recall',
+        conversationId,
+        actorId: 'alice',
+        clientMessageId: 'r1',
+        at: clock.time,
+        targetSeq: 1,
+      },
+      { updateMessage: { seq: 1, change: { recall: true } } },
+    );
+    expect(await store().getEvent(conversationId, 1)).toMatchObject({ text: '', recalled: true });
+    expect(await store().getEvent(conversationId, 2)).toMatchObject({
+      kind: 'edit',
+      text: '',
+      recalled: true,
+    });
+    expect(await store().getEvent(conversationId, 4)).toMatchObject({
+      kind: 'edit',
+      text: '',
+      recalled: true,
+    });
+    expect(await store().getEvent(conversationId, 3)).toMatchObject({ kind: 'message', text: 'unrelated' });
+    expect(await store().getEvent(conversationId, 3)).not.toHaveProperty('recalled');
+  });
+
+  it(`refuses the edit after LIMITS.maxEditsPerMessage (${LIMITS.maxEditsPerMessage}) with NOT_ALLOWED, storing nothing`, async () => {
+    const conversationId = `dm:a${runId()}:b`;
+    await seedMembers(conversationId, 'alice', 'b');
+    await store().append(message(conversationId, 'm1', { text: 'v0' }));
+    const edit = (n: number) =>
+      store().append(
+        {
+          kind: 'edit',
+          conversationId,
+          actorId: 'alice',
+          clientMessageId: `e${n}`,
+          at: clock.time,
+          targetSeq: 1,
+          text: `v${n}`,
+        },
+        { updateMessage: { seq: 1, change: { edit: { text: `v${n}`, editedAt: clock.time } } } },
+      );
+    for (let n = 1; n <= LIMITS.maxEditsPerMessage; n++) await edit(n);
+    await expect(edit(LIMITS.maxEditsPerMessage + 1)).rejects.toBeInstanceOf(NotAllowedError);
+    expect((await store().getConversation(conversationId))?.lastSeq).toBe(LIMITS.maxEditsPerMessage + 1);
+    // A recall still scrubs them all in one transaction (5 + 50 items, within DynamoDB's 100).
+    await store().append(
+      {
+        kind: 'recall',
+        conversationId,
+        actorId: 'alice',
+        clientMessageId: 'r1',
+        at: clock.time,
+        targetSeq: 1,
+      },
+      { updateMessage: { seq: 1, change: { recall: true } } },
+    );
+    for (let seq = 2; seq <= LIMITS.maxEditsPerMessage + 1; seq++) {
+      expect(await store().getEvent(conversationId, seq)).toMatchObject({ text: '', recalled: true });
+    }
   });
 
   it('keeps member rows, read positions and the member count limit', async () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { type ApplyReport, applyCommand, groupConversationId } from '../../../lambdas/core/apply-command';
 import type { QueuedCommand } from '../../../lambdas/core/commands';
 import { DeliveryIncompleteError } from '../../../lambdas/core/errors';
+import { FANOUT_THRESHOLD } from '../../../lambdas/core/push';
 import {
   type ConversationEvent,
   ConversationId,
@@ -18,6 +19,7 @@ import {
   editCommand,
   leaveCommand,
   markReadCommand,
+  RecordingFanoutQueue,
   recallCommand,
   removeMembersCommand,
   renameCommand,
@@ -1028,6 +1030,83 @@ describe('applyCommand: markRead', () => {
     );
     expect(report).toEqual({ outcome: 'refused', code: 'NOT_A_MEMBER' });
     expect(postsSince(h, mark)).toEqual([{ connectionId: 'conn-carol-1', frame: refusal('NOT_A_MEMBER') }]);
+  });
+  it('quotes the markRead’s requestId in a late refusal, so the client can match it', async () => {
+    const h = setup();
+    const g = await createGroup(h, 'alice', ['bob']);
+    const mark = h.notifier.posts.length;
+    await apply(
+      h,
+      markReadCommand({
+        conversationId: g,
+        actorId: 'carol',
+        connectionId: 'conn-carol-1',
+        requestId: 'rd-7',
+      }),
+    );
+    expect(postsSince(h, mark)).toEqual([
+      {
+        connectionId: 'conn-carol-1',
+        frame: expect.objectContaining({ code: 'NOT_A_MEMBER', requestId: 'rd-7' }),
+      },
+    ]);
+  });
+});
+
+describe('applyCommand: the fan-out path is chosen per conversation', () => {
+  const many = (n: number) => Array.from({ length: n }, (_, i) => `m${String(i).padStart(3, '0')}`);
+
+  it('keeps fanning out a group that shrank below the threshold, so no event overtakes an earlier one', async () => {
+    const fanout = new RecordingFanoutQueue();
+    const h = setup({ fanout });
+    const g = await createGroup(h, 'alice', ['bob', ...many(FANOUT_THRESHOLD + 20)]);
+    expect((await h.store.getConversation(g))?.fanout).toBe(true);
+    expect(fanout.seqs()).toEqual([1]);
+    await apply(
+      h,
+      removeMembersCommand({
+        conversationId: g,
+        actorId: 'alice',
+        connectionId: conn('alice'),
+        clientMessageId: 'rm-1',
+        userIds: many(FANOUT_THRESHOLD + 20),
+      }),
+    );
+    const mark = h.notifier.posts.length;
+    const report = await apply(
+      h,
+      sendCommand({ conversationId: g, actorId: 'bob', connectionId: conn('bob'), clientMessageId: 's-1' }),
+    );
+    // Two members now, and still the fan-out path: seq 3 queues behind 1 and 2 in the same buckets.
+    expect(report).toMatchObject({ outcome: 'stored', seq: 3, delivered: 0 });
+    expect(fanout.seqs()).toEqual([1, 2, 3]);
+    expect(postsSince(h, mark)).toEqual([]);
+    // The sender's ack rides in the job of its own bucket.
+    const carrier = fanout.entries.find((e) => e.job.own?.type === 'ack' && e.job.own.seq === 3);
+    expect(carrier?.job).toMatchObject({
+      exceptConnectionId: conn('bob'),
+      users: expect.arrayContaining(['bob']),
+    });
+    // Receipts take the same path.
+    await apply(
+      h,
+      markReadCommand({ conversationId: g, actorId: 'alice', connectionId: conn('alice'), seq: 3 }),
+    );
+    expect(fanout.entries.at(-1)?.job.frame).toMatchObject({ type: 'receipt', userId: 'alice', readSeq: 3 });
+    expect(postsSince(h, mark)).toEqual([]);
+  });
+
+  it('never fans out a conversation that never had more than the threshold', async () => {
+    const fanout = new RecordingFanoutQueue();
+    const h = setup({ fanout });
+    const g = await createGroup(h, 'alice', many(FANOUT_THRESHOLD - 1));
+    await apply(h, sendCommand({ conversationId: g, actorId: 'alice', connectionId: conn('alice') }));
+    expect(fanout.entries).toEqual([]);
+    expect((await h.store.getConversation(g))?.fanout).toBeUndefined();
+    expect(h.notifier.framesTo(conn('alice'))).toMatchObject([
+      { type: 'ack', seq: 1 },
+      { type: 'ack', seq: 2 },
+    ]);
   });
 });
 

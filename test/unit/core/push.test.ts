@@ -123,7 +123,11 @@ function world(n: number, options: { fanout?: boolean; concurrency?: number } = 
     concurrency: options.concurrency ?? 8,
     ...(options.fanout === false ? {} : { fanout: queue }),
   };
-  const audience: Audience = { users: members, frame: event, origin: { connectionId: 'c-u0000', own: ack } };
+  const audience: Audience = {
+    users: members,
+    frame: event,
+    origin: { connectionId: 'c-u0000', userId: 'u0000', own: ack },
+  };
   return { connections, notifier, queue, members, deps, audience };
 }
 
@@ -160,16 +164,22 @@ describe('pushToAudience', () => {
   };
 
   it.each([FANOUT_THRESHOLD + 1, 250, 1000])(
-    'splits %i users by bucket, every user exactly once, and posts only the ack directly',
+    'splits %i users by bucket, every user exactly once, the ack riding in the job of its user',
     async (n) => {
       const w = world(n);
       const report = await pushToAudience(w.deps, w.audience);
       const chunks = expectedJobs(w.members);
-      expect(chunks).toBe(FANOUT_BUCKETS);
+      expect(chunks).toBeGreaterThanOrEqual(FANOUT_BUCKETS);
 
-      expect(report).toEqual({ delivered: 1, gone: 0, fanoutJobs: chunks });
-      expect(w.notifier.posts).toEqual([{ connectionId: 'c-u0000', frame: ack }]);
+      expect(report).toEqual({ delivered: 0, gone: 0, fanoutJobs: chunks });
+      expect(w.notifier.posts).toEqual([]);
       expect(w.queue.batches).toHaveLength(1);
+      // Exactly one job carries the ack: the one holding the origin's user, so the origin connection gets it
+      // after every frame enqueued before it for that user's bucket.
+      const carriers = w.queue.all.filter((j) => j.own !== undefined);
+      expect(carriers).toHaveLength(1);
+      expect(carriers[0]?.own).toEqual(ack);
+      expect(carriers[0]?.users).toContain('u0000');
       const entries = w.queue.entries;
       expect(entries).toHaveLength(chunks);
       expect(
@@ -199,6 +209,21 @@ describe('pushToAudience', () => {
     },
   );
 
+  it('fans out a smaller audience when told to (a conversation that fanned out before keeps doing so)', async () => {
+    const w = world(3);
+    const report = await pushToAudience(w.deps, { ...w.audience, viaFanout: true });
+    expect(report).toEqual({ delivered: 0, gone: 0, fanoutJobs: expectedJobs(w.members) });
+    expect(w.notifier.posts).toEqual([]);
+    expect(w.queue.all.flatMap((j) => j.users).sort()).toEqual(w.members);
+  });
+
+  it('posts a large audience directly when told not to fan out', async () => {
+    const w = world(150);
+    const report = await pushToAudience(w.deps, { ...w.audience, viaFanout: false });
+    expect(w.queue.batches).toEqual([]);
+    expect(report).toEqual({ delivered: 151, gone: 0 });
+  });
+
   it('fans out a frame without an own frame (a receipt), skipping the origin and posting nothing directly', async () => {
     const w = world(150);
     const receipt: ReceiptFrame = {
@@ -223,10 +248,33 @@ describe('pushToAudience', () => {
     );
   });
 
-  it('posts the ack before enqueueing: a failed ack enqueues nothing and the record is retried', async () => {
+  // The origin's user outside the audience (or not named): the ack has no job to ride in and is posted here.
+  const outsider = (w: ReturnType<typeof world>): Audience => ({
+    ...w.audience,
+    origin: { connectionId: 'c-u0000', userId: 'someone-else', own: ack },
+  });
+
+  it('posts the ack directly when its user is not in the audience, before enqueueing', async () => {
+    const w = world(500);
+    expect(await pushToAudience(w.deps, outsider(w))).toEqual({
+      delivered: 1,
+      gone: 0,
+      fanoutJobs: expectedJobs(w.members),
+    });
+    expect(w.notifier.posts).toEqual([{ connectionId: 'c-u0000', frame: ack }]);
+    expect(w.queue.all.some((j) => j.own !== undefined)).toBe(false);
+    const anonymous = world(500);
+    await pushToAudience(anonymous.deps, {
+      ...anonymous.audience,
+      origin: { connectionId: 'c-u0000', own: ack },
+    });
+    expect(anonymous.notifier.posts).toEqual([{ connectionId: 'c-u0000', frame: ack }]);
+  });
+
+  it('a failed direct ack enqueues nothing and the record is retried', async () => {
     const w = world(500);
     w.notifier.failing.add('c-u0000');
-    await expect(pushToAudience(w.deps, w.audience)).rejects.toBeInstanceOf(DeliveryIncompleteError);
+    await expect(pushToAudience(w.deps, outsider(w))).rejects.toBeInstanceOf(DeliveryIncompleteError);
     expect(w.queue.batches).toEqual([]);
   });
 
@@ -234,16 +282,15 @@ describe('pushToAudience', () => {
     const w = world(500);
     w.queue.failWith = new Error('SQS is down');
     await expect(pushToAudience(w.deps, w.audience)).rejects.toThrow('SQS is down');
-    expect(w.notifier.to('c-u0000')).toEqual([ack]);
   });
 
-  it('removes the origin connection when its ack answers 410, and still fans out', async () => {
+  it('removes the origin connection when its direct ack answers 410, and still fans out', async () => {
     const w = world(500);
     w.notifier.gone.add('c-u0000');
-    expect(await pushToAudience(w.deps, w.audience)).toEqual({
+    expect(await pushToAudience(w.deps, outsider(w))).toEqual({
       delivered: 0,
       gone: 1,
-      fanoutJobs: FANOUT_BUCKETS,
+      fanoutJobs: expectedJobs(w.members),
     });
     expect(w.connections.byId.has('c-u0000')).toBe(false);
   });
@@ -251,17 +298,19 @@ describe('pushToAudience', () => {
 
 describe('fanoutBucket', () => {
   it('is stable: these values must never change while jobs are queued (a user would switch groups)', () => {
-    expect(['alice', 'bob', 'carol', 'auth0|123', 'u0000'].map((u) => fanoutBucket(u))).toEqual([
+    expect(['alice', 'bob', 'carol', 'auth0|123', 'u0000'].map((u) => fanoutBucket(u, 16))).toEqual([
       7, 4, 2, 13, 0,
     ]);
-    expect(fanoutBucket('alice', 4)).toBe(fanoutBucket('alice', 16) % 4);
+    expect(['alice', 'bob', 'carol', 'auth0|123', 'u0000'].map((u) => fanoutBucket(u))).toEqual([
+      3, 0, 2, 1, 0,
+    ]);
   });
 
   it('spreads users over every bucket', () => {
     const sizes = new Array<number>(FANOUT_BUCKETS).fill(0);
     for (const u of users(1000)) sizes[fanoutBucket(u)] = (sizes[fanoutBucket(u)] ?? 0) + 1;
-    expect(Math.min(...sizes)).toBeGreaterThan(1000 / FANOUT_BUCKETS / 2);
-    expect(Math.max(...sizes)).toBeLessThan(FANOUT_CHUNK);
+    expect(Math.min(...sizes)).toBeGreaterThan((1000 / FANOUT_BUCKETS) * 0.8);
+    expect(Math.max(...sizes)).toBeLessThan((1000 / FANOUT_BUCKETS) * 1.2);
   });
 });
 
@@ -336,6 +385,24 @@ describe('planFanout', () => {
     );
   });
 
+  it('puts the own frame in the first job holding its user, and ties only that job to the origin connection', () => {
+    const own = { userId: 'u0042', frame: ack };
+    const entries = planFanout(users(300), event, 'c-u0042', { own });
+    const carriers = entries.filter((e) => e.job.own !== undefined);
+    expect(carriers).toHaveLength(1);
+    expect(carriers[0]?.job.users).toContain('u0042');
+    expect(carriers[0]?.group).toBe(`${CONVERSATION}#${fanoutBucket('u0042')}`);
+    // A retry from the same connection is deduplicated whole; from another one (a reconnected client), the job
+    // with the ack is new, so the new connection gets its ack; the other jobs are still dropped by the queue.
+    const same = planFanout(users(300), event, 'c-u0042', { own });
+    expect(same.map((e) => e.deduplicationId)).toEqual(entries.map((e) => e.deduplicationId));
+    const other = planFanout(users(300), event, 'c-u0042-phone', { own });
+    const changed = other.filter((e, i) => e.deduplicationId !== entries[i]?.deduplicationId);
+    expect(changed.map((e) => e.job.own)).toEqual([ack]);
+    // Without an origin connection there is no one to give it to.
+    expect(planFanout(users(300), event, undefined, { own }).some((e) => e.job.own)).toBe(false);
+  });
+
   it('gives different frames different deduplication ids', () => {
     const next: EventFrame = { ...event, event: { ...event.event, seq: 8 } };
     const plans = [
@@ -378,6 +445,15 @@ describe('deliverFanoutJob', () => {
     expect(w.notifier.to('c-u0000-laptop')).toEqual([event]);
     for (const u of w.members.slice(1)) expect(w.notifier.to(`c-${u}`)).toEqual([event]);
     expect(w.notifier.maxInFlight).toBeLessThanOrEqual(8);
+  });
+
+  it('posts the own frame to the excepted connection, and only it', async () => {
+    const w = world(10);
+    const report = await deliverFanoutJob(w.deps, { ...job(w.members, 'c-u0000'), own: ack });
+    expect(report).toEqual({ delivered: 11, gone: 0, users: 10, connections: 11 });
+    expect(w.notifier.to('c-u0000')).toEqual([ack]);
+    expect(w.notifier.to('c-u0000-laptop')).toEqual([event]);
+    expect(FanoutJob.safeParse({ ...job(w.members), own: ack }).success).toBe(false);
   });
 
   it('deletes a connection that answers 410 Gone and counts it as done', async () => {

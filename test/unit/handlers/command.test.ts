@@ -198,6 +198,15 @@ describe('command route handler', () => {
     expect(deps.queue.sent).toEqual([]);
   });
 
+  it('quotes a refused markRead’s requestId in its error frame', async () => {
+    const { deps, call } = setup();
+    const response = await call(
+      JSON.stringify({ action: 'markRead', v: 1, conversationId: 'grp:other', seq: 1, requestId: 'rd-1' }),
+    );
+    expect(errorOf(response)).toMatchObject({ code: 'NOT_A_MEMBER', requestId: 'rd-1' });
+    expect(deps.queue.sent).toEqual([]);
+  });
+
   it('lists the bad fields of an invalid frame', async () => {
     const { call } = setup();
     const frame = errorOf(await call(JSON.stringify({ ...send, text: '', extra: 1 })));

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { PostOutcome } from '../../../lambdas/core/ports';
 import { createEphemeralHandler } from '../../../lambdas/handlers/ephemeral';
 import type { EphemeralDeps } from '../../../lambdas/wiring';
-import { type ConversationId, ErrorFrame, type ServerFrame, type UserId } from '../../../protocol';
+import { type ConversationId, ErrorFrame, ServerFrame, type UserId } from '../../../protocol';
 import { websocketEvent } from '../../helpers/events';
 
 const NOW = 1_760_000_000_000;
@@ -97,6 +97,26 @@ describe('ephemeral handler (typing route)', () => {
       },
     ]);
     expect(w.limiterCalls).toEqual(['a1']);
+  });
+
+  it('answers ping with pong (echoing requestId), taking a frame of the allowance, which records activity', async () => {
+    const w = world();
+    const handler = createEphemeralHandler(() => w.deps());
+    const response = await handler(typingEvent({ action: 'ping', v: 1, requestId: 'hb-1' }));
+    expect(response.statusCode).toBe(200);
+    expect(ServerFrame.parse(JSON.parse(response.body ?? 'null'))).toEqual({
+      type: 'pong',
+      v: 1,
+      requestId: 'hb-1',
+      at: expect.any(Number),
+    });
+    const bare = await handler(typingEvent({ action: 'ping', v: 1 }, 'a2'));
+    expect(JSON.parse(bare.body ?? 'null')).not.toHaveProperty('requestId');
+    expect(w.limiterCalls).toEqual(['a1', 'a2']);
+    expect(w.posts).toEqual([]);
+    const refused = await handler(typingEvent({ action: 'ping', v: 1, requestId: 'no spaces allowed' }));
+    expect(refused.statusCode).toBe(400);
+    expect(errorOf(refused).code).toBe('INVALID_FRAME');
   });
 
   it('answers nothing either when the typing interval drops the frame', async () => {
