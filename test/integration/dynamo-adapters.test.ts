@@ -191,26 +191,25 @@ describe('DynamoEventStore (DynamoDB Local)', () => {
     expect((await store().getConversation(conversationId))?.lastSeq).toBe(3);
   });
 
+  /** Alice edits message `targetSeq` of the conversation (the in-place change goes with the edit event). */
+  const editMessage = (conversationId: string, clientMessageId: string, text: string, targetSeq = 1) =>
+    store().append(
+      { kind: 'edit', conversationId, actorId: 'alice', clientMessageId, at: clock.time, targetSeq, text },
+      { updateMessage: { seq: targetSeq, change: { edit: { text, editedAt: clock.time } } } },
+    );
+  const recallMessage = (conversationId: string, clientMessageId: string, targetSeq = 1) =>
+    store().append(
+      { kind: 'recall', conversationId, actorId: 'alice', clientMessageId, at: clock.time, targetSeq },
+      { updateMessage: { seq: targetSeq, change: { recall: true } } },
+    );
+
   it('scrubs every edit of a recalled message: no edited text survives in the events table', async () => {
     const conversationId = `dm:a${runId()}:b`;
     await seedMembers(conversationId, 'alice', 'b');
     await store().append(message(conversationId, 'm1', { text: 'secret v1' }));
-    const edit = (id: string, text: string) =>
-      store().append(
-        {
-          kind: 'edit',
-          conversationId,
-          actorId: 'alice',
-          clientMessageId: id,
-          at: clock.time,
-          targetSeq: 1,
-          text,
-        },
-        { updateMessage: { seq: 1, change: { edit: { text, editedAt: clock.time } } } },
-      );
-    await edit('e1', 'secret v2');
+    await editMessage(conversationId, 'e1', 'secret v2');
     await store().append(message(conversationId, 'm2', { text: 'unrelated' }));
-    await edit('e2', 'secret v3');
+    await editMessage(conversationId, 'e2', 'secret v3');
     expect(await store().getEvent(conversationId, 2)).toMatchObject({ kind: 'edit', text: 'secret v2' });
     // The stored message lists its edits, but a reader never sees the bookkeeping.
     const raw = await db.send(
@@ -219,28 +218,15 @@ describe('DynamoEventStore (DynamoDB Local)', () => {
     expect(raw.Item?.editSeqs).toEqual([2, 4]);
     expect(await store().getEvent(conversationId, 1)).not.toHaveProperty('editSeqs');
 
-    await store().append(
-      {
-        kind: 'recall',
-        conversationId,
-        actorId: 'alice',
-        clientMessageId: 'r1',
-        at: clock.time,
-        targetSeq: 1,
-      },
-      { updateMessage: { seq: 1, change: { recall: true } } },
-    );
+    await recallMessage(conversationId, 'r1');
     expect(await store().getEvent(conversationId, 1)).toMatchObject({ text: '', recalled: true });
-    expect(await store().getEvent(conversationId, 2)).toMatchObject({
-      kind: 'edit',
-      text: '',
-      recalled: true,
-    });
-    expect(await store().getEvent(conversationId, 4)).toMatchObject({
-      kind: 'edit',
-      text: '',
-      recalled: true,
-    });
+    for (const seq of [2, 4]) {
+      expect(await store().getEvent(conversationId, seq)).toMatchObject({
+        kind: 'edit',
+        text: '',
+        recalled: true,
+      });
+    }
     expect(await store().getEvent(conversationId, 3)).toMatchObject({ kind: 'message', text: 'unrelated' });
     expect(await store().getEvent(conversationId, 3)).not.toHaveProperty('recalled');
   });
@@ -249,34 +235,13 @@ describe('DynamoEventStore (DynamoDB Local)', () => {
     const conversationId = `dm:a${runId()}:b`;
     await seedMembers(conversationId, 'alice', 'b');
     await store().append(message(conversationId, 'm1', { text: 'v0' }));
-    const edit = (n: number) =>
-      store().append(
-        {
-          kind: 'edit',
-          conversationId,
-          actorId: 'alice',
-          clientMessageId: `e${n}`,
-          at: clock.time,
-          targetSeq: 1,
-          text: `v${n}`,
-        },
-        { updateMessage: { seq: 1, change: { edit: { text: `v${n}`, editedAt: clock.time } } } },
-      );
-    for (let n = 1; n <= LIMITS.maxEditsPerMessage; n++) await edit(n);
-    await expect(edit(LIMITS.maxEditsPerMessage + 1)).rejects.toBeInstanceOf(NotAllowedError);
+    for (let n = 1; n <= LIMITS.maxEditsPerMessage; n++) await editMessage(conversationId, `e${n}`, `v${n}`);
+    await expect(editMessage(conversationId, 'e-over', 'one too many')).rejects.toBeInstanceOf(
+      NotAllowedError,
+    );
     expect((await store().getConversation(conversationId))?.lastSeq).toBe(LIMITS.maxEditsPerMessage + 1);
     // A recall still scrubs them all in one transaction (5 + 50 items, within DynamoDB's 100).
-    await store().append(
-      {
-        kind: 'recall',
-        conversationId,
-        actorId: 'alice',
-        clientMessageId: 'r1',
-        at: clock.time,
-        targetSeq: 1,
-      },
-      { updateMessage: { seq: 1, change: { recall: true } } },
-    );
+    await recallMessage(conversationId, 'r1');
     for (let seq = 2; seq <= LIMITS.maxEditsPerMessage + 1; seq++) {
       expect(await store().getEvent(conversationId, seq)).toMatchObject({ text: '', recalled: true });
     }
