@@ -1,10 +1,10 @@
-import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { SQSRecord } from 'aws-lambda';
 import type { DeadLetterRecord } from '../adapters/sqs-dead-letter';
 import { type ApplyDeps, applyCommand } from '../core/apply-command';
 import { QueuedCommand } from '../core/commands';
 import { deliverDeps, logger, metrics } from '../wiring';
+import { fifoBatchHandler } from './fifo-batch';
 
 export type DeliverHandlerDeps = ApplyDeps & {
   readonly deadLetter: { forward(record: DeadLetterRecord): Promise<void> };
@@ -61,21 +61,6 @@ function parseBody(
   };
 }
 
-export const createDeliverHandler = (deps: () => DeliverHandlerDeps) => {
-  const recordHandler = (record: SQSRecord) => handleRecord(deps(), record);
-  return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-    // One per invocation: it holds the batch's state, and a handler invoked concurrently (tests, local runs)
-    // must not mix two batches.
-    const processor = new SqsFifoPartialProcessorAsync();
-    try {
-      return await processPartialResponse(event, recordHandler, processor, {
-        context,
-        skipGroupOnError: true,
-      });
-    } finally {
-      metrics.publishStoredMetrics();
-    }
-  };
-};
+export const createDeliverHandler = (deps: () => DeliverHandlerDeps) => fifoBatchHandler(deps, handleRecord);
 
 export const handler = createDeliverHandler(deliverDeps);

@@ -1,10 +1,10 @@
-import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { SQSRecord } from 'aws-lambda';
 import type { DeadLetterRecord } from '../adapters/sqs-dead-letter';
 import { DeliveryIncompleteError, PoisonMessageError } from '../core/errors';
 import { deliverFanoutJob, type FanoutDeps, parseFanoutJob } from '../core/fanout';
 import { fanoutDeps, logger, metrics } from '../wiring';
+import { fifoBatchHandler } from './fifo-batch';
 
 export type FanoutHandlerDeps = FanoutDeps & {
   /**
@@ -91,23 +91,6 @@ async function handleRecord(deps: FanoutHandlerDeps, record: SQSRecord): Promise
   }
 }
 
-export const createFanoutHandler = (deps: () => FanoutHandlerDeps) => {
-  const recordHandler = (record: SQSRecord) => handleRecord(deps(), record);
-  return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-    // A processor holds one batch's state (records, failed groups): one per invocation costs nothing, and keeps
-    // overlapping invocations of one handler (a local event source with several pollers) from mixing results.
-    const processor = new SqsFifoPartialProcessorAsync();
-    try {
-      // A batch whose every record failed throws (Powertools' default), as in the delivery handler: the
-      // records come back all the same, and the invocation counts as an error for the alarms.
-      return await processPartialResponse(event, recordHandler, processor, {
-        context,
-        skipGroupOnError: true,
-      });
-    } finally {
-      metrics.publishStoredMetrics();
-    }
-  };
-};
+export const createFanoutHandler = (deps: () => FanoutHandlerDeps) => fifoBatchHandler(deps, handleRecord);
 
 export const handler = createFanoutHandler(fanoutDeps);

@@ -1,15 +1,10 @@
-import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import type { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { DeduplicationScope, FifoThroughputLimit, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { FANOUT_BUCKETS } from '../../lambdas/core/push';
-import { VISIBILITY_TIMEOUT_FACTOR } from './message-pipeline';
-
-/** Lambda's default timeout, when a function does not set one. */
-const LAMBDA_DEFAULT_TIMEOUT = Duration.seconds(3);
-/** The largest batch Lambda takes from a FIFO queue. */
-const MAX_FIFO_BATCH_SIZE = 10;
+import { fifoConsumerQueue } from './fifo-consumer-queue';
 
 export interface FanoutPipelineProps {
   /**
@@ -124,72 +119,28 @@ export class FanoutPipeline extends Construct {
   constructor(scope: Construct, id: string, props: FanoutPipelineProps) {
     super(scope, id);
 
-    const consumerTimeout = props.consumer.timeout ?? LAMBDA_DEFAULT_TIMEOUT;
-    const minimumVisibility = Duration.seconds(consumerTimeout.toSeconds() * VISIBILITY_TIMEOUT_FACTOR);
-    const visibilityTimeout = props.visibilityTimeout ?? minimumVisibility;
-    if (
-      !Token.isUnresolved(visibilityTimeout.toSeconds()) &&
-      visibilityTimeout.toSeconds() < minimumVisibility.toSeconds()
-    ) {
-      throw new Error(
-        `FanoutPipeline: visibilityTimeout (${visibilityTimeout.toSeconds()} s) must be at least ` +
-          `${VISIBILITY_TIMEOUT_FACTOR} x the consumer's timeout (${consumerTimeout.toSeconds()} s), i.e. ` +
-          `${minimumVisibility.toSeconds()} s: otherwise a job still in flight is delivered twice.`,
-      );
-    }
-    const maxReceiveCount = props.maxReceiveCount ?? 5;
-    if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1 || maxReceiveCount > 1000) {
-      throw new Error(
-        `FanoutPipeline: maxReceiveCount must be an integer from 1 to 1000, got ${maxReceiveCount}`,
-      );
-    }
-    const batchSize = props.batchSize ?? 1;
-    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_FIFO_BATCH_SIZE) {
-      throw new Error(
-        `FanoutPipeline: batchSize must be an integer from 1 to 10 for a FIFO queue, got ${batchSize}`,
-      );
-    }
     const maxConcurrency = props.maxConcurrency ?? 10;
-    const minConcurrency = 2 * FANOUT_BUCKETS;
-    if (!Number.isInteger(maxConcurrency) || maxConcurrency < minConcurrency || maxConcurrency > 1000) {
-      throw new Error(
-        `FanoutPipeline: maxConcurrency must be an integer from ${minConcurrency} to 1000 (2 x FANOUT_BUCKETS, ` +
-          `so one conversation holds at most half of it), got ${maxConcurrency}`,
-      );
-    }
-
-    const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
-    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
-      fifo: true,
-      retentionPeriod: Duration.days(14),
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      removalPolicy,
-    });
-    this.queue = new Queue(this, 'Queue', {
-      fifo: true,
-      // The delivery function sets each job's deduplication id (frame, bucket, chunk): content-based ids would
-      // tell apart two plans of one frame that differ only in JSON key order.
-      contentBasedDeduplication: false,
-      deduplicationScope: DeduplicationScope.MESSAGE_GROUP,
-      fifoThroughputLimit: FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
-      visibilityTimeout,
-      retentionPeriod: props.retentionPeriod ?? Duration.days(4),
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount },
-      removalPolicy,
-    });
-
-    this.eventSource = new SqsEventSource(this.queue, {
+    const batchSize = props.batchSize ?? 1;
+    const pipeline = fifoConsumerQueue(this, {
+      owner: 'FanoutPipeline',
+      unit: 'job',
+      consumer: props.consumer,
+      visibilityTimeout: props.visibilityTimeout,
+      maxReceiveCount: props.maxReceiveCount,
       batchSize,
-      reportBatchItemFailures: true,
-      maxConcurrency,
+      maxConcurrency: {
+        value: maxConcurrency,
+        min: 2 * FANOUT_BUCKETS,
+        why: '2 x FANOUT_BUCKETS, so one conversation holds at most half of it',
+      },
+      retentionPeriod: props.retentionPeriod,
+      removalPolicy: props.removalPolicy,
     });
-    props.consumer.addEventSource(this.eventSource);
-
-    this.visibilityTimeout = visibilityTimeout;
-    this.maxReceiveCount = maxReceiveCount;
+    this.queue = pipeline.queue;
+    this.deadLetterQueue = pipeline.deadLetterQueue;
+    this.eventSource = pipeline.eventSource;
+    this.visibilityTimeout = pipeline.visibilityTimeout;
+    this.maxReceiveCount = pipeline.maxReceiveCount;
     this.maxConcurrency = maxConcurrency;
     this.batchSize = batchSize;
   }

@@ -1,15 +1,11 @@
-import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import type { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { DeduplicationScope, FifoThroughputLimit, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { fifoConsumerQueue, MAX_FIFO_BATCH_SIZE } from './fifo-consumer-queue';
 
-/** AWS guidance: the queue's visibility timeout is at least six times the consuming function's timeout. */
-export const VISIBILITY_TIMEOUT_FACTOR = 6;
-/** Lambda's default timeout, when a function does not set one. */
-const LAMBDA_DEFAULT_TIMEOUT = Duration.seconds(3);
-/** The largest batch Lambda takes from a FIFO queue. */
-const MAX_FIFO_BATCH_SIZE = 10;
+export { VISIBILITY_TIMEOUT_FACTOR } from './fifo-consumer-queue';
 
 export interface MessagePipelineProps {
   /**
@@ -70,73 +66,21 @@ export class MessagePipeline extends Construct {
   constructor(scope: Construct, id: string, props: MessagePipelineProps) {
     super(scope, id);
 
-    const consumerTimeout = props.consumer.timeout ?? LAMBDA_DEFAULT_TIMEOUT;
-    const minimumVisibility = Duration.seconds(consumerTimeout.toSeconds() * VISIBILITY_TIMEOUT_FACTOR);
-    const visibilityTimeout = props.visibilityTimeout ?? minimumVisibility;
-    if (
-      !Token.isUnresolved(visibilityTimeout.toSeconds()) &&
-      visibilityTimeout.toSeconds() < minimumVisibility.toSeconds()
-    ) {
-      throw new Error(
-        `MessagePipeline: visibilityTimeout (${visibilityTimeout.toSeconds()} s) must be at least ` +
-          `${VISIBILITY_TIMEOUT_FACTOR} x the consumer's timeout (${consumerTimeout.toSeconds()} s), i.e. ` +
-          `${minimumVisibility.toSeconds()} s: otherwise a batch still in flight is delivered twice.`,
-      );
-    }
-
-    const maxReceiveCount = props.maxReceiveCount ?? 5;
-    if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1 || maxReceiveCount > 1000) {
-      throw new Error(
-        `MessagePipeline: maxReceiveCount must be an integer from 1 to 1000, got ${maxReceiveCount}`,
-      );
-    }
-    const batchSize = props.batchSize ?? MAX_FIFO_BATCH_SIZE;
-    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_FIFO_BATCH_SIZE) {
-      throw new Error(
-        `MessagePipeline: batchSize must be an integer from 1 to 10 for a FIFO queue, got ${batchSize}`,
-      );
-    }
-    const { maxConcurrency } = props;
-    if (
-      maxConcurrency !== undefined &&
-      (!Number.isInteger(maxConcurrency) || maxConcurrency < 2 || maxConcurrency > 1000)
-    ) {
-      throw new Error(
-        `MessagePipeline: maxConcurrency must be an integer from 2 to 1000, got ${maxConcurrency}`,
-      );
-    }
-
-    const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
-    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
-      fifo: true,
-      retentionPeriod: Duration.days(14),
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      removalPolicy,
+    const pipeline = fifoConsumerQueue(this, {
+      owner: 'MessagePipeline',
+      unit: 'batch',
+      consumer: props.consumer,
+      visibilityTimeout: props.visibilityTimeout,
+      maxReceiveCount: props.maxReceiveCount,
+      batchSize: props.batchSize ?? MAX_FIFO_BATCH_SIZE,
+      maxConcurrency: { value: props.maxConcurrency, min: 2 },
+      retentionPeriod: props.retentionPeriod,
+      removalPolicy: props.removalPolicy,
     });
-    this.queue = new Queue(this, 'Queue', {
-      fifo: true,
-      // Producers set an explicit deduplication id (a hash of sender and clientMessageId): two different
-      // messages with the same text must both be delivered.
-      contentBasedDeduplication: false,
-      deduplicationScope: DeduplicationScope.MESSAGE_GROUP,
-      fifoThroughputLimit: FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
-      visibilityTimeout,
-      retentionPeriod: props.retentionPeriod ?? Duration.days(4),
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount },
-      removalPolicy,
-    });
-
-    this.eventSource = new SqsEventSource(this.queue, {
-      batchSize,
-      reportBatchItemFailures: true,
-      maxConcurrency,
-    });
-    props.consumer.addEventSource(this.eventSource);
-
-    this.visibilityTimeout = visibilityTimeout;
-    this.maxReceiveCount = maxReceiveCount;
+    this.queue = pipeline.queue;
+    this.deadLetterQueue = pipeline.deadLetterQueue;
+    this.eventSource = pipeline.eventSource;
+    this.visibilityTimeout = pipeline.visibilityTimeout;
+    this.maxReceiveCount = pipeline.maxReceiveCount;
   }
 }
