@@ -180,10 +180,17 @@ export class DynamoEventStore implements EventStore {
     }
   }
 
-  async append(event: UnsequencedEvent, effects: AppendEffects = {}): Promise<AppendResult> {
+  async append(
+    event: UnsequencedEvent,
+    effects: AppendEffects = {},
+    lastSeq?: number,
+  ): Promise<AppendResult> {
     const key = idempotencyKey(event);
     for (let attempt = 1; ; attempt++) {
-      const current = (await this.getConversation(event.conversationId))?.lastSeq ?? 0;
+      const current =
+        attempt === 1 && lastSeq !== undefined
+          ? lastSeq
+          : ((await this.getConversation(event.conversationId))?.lastSeq ?? 0);
       const stored = { ...event, seq: current + 1 } as ConversationEvent;
       const target = effects.updateMessage;
       const editSeqs =

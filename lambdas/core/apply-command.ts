@@ -82,9 +82,11 @@ export async function applyCommand(deps: ApplyDeps, command: QueuedCommand): Pro
 async function applySequenced(deps: ApplyDeps, command: SequencedCommand): Promise<ApplyReport> {
   // A repeat (redelivery, or a client retry long after SQS's 5-minute window) is answered with the original:
   // checked first, because what was allowed then may not be now (a recall after the window, a second create).
-  const original = await deps.store.findEvent(command.conversationId, idempotencyKey(command));
   // Read before the append; nothing else writes this conversation meanwhile (FIFO: one command at a time).
-  const conversation = await deps.store.getConversation(command.conversationId);
+  const [original, conversation] = await Promise.all([
+    deps.store.findEvent(command.conversationId, idempotencyKey(command)),
+    deps.store.getConversation(command.conversationId),
+  ]);
   let stored: { event: ConversationEvent; duplicate: boolean };
   let extraAudience: readonly UserId[];
   if (original) {
@@ -92,7 +94,7 @@ async function applySequenced(deps: ApplyDeps, command: SequencedCommand): Promi
     extraAudience = leavers(original);
   } else {
     const plan = await planEvent(deps, command, conversation);
-    stored = await deps.store.append(plan.event, plan.effects);
+    stored = await deps.store.append(plan.event, plan.effects, conversation?.lastSeq ?? 0);
     extraAudience = plan.extraAudience;
   }
   const { event, duplicate } = stored;

@@ -106,8 +106,10 @@ export interface EventStore {
   /**
    * Stores the event under the conversation's next sequence number, atomically with the sequence counter, the
    * (actor, clientMessageId) idempotency record and the effects. A repeat returns the original event.
+   * `lastSeq`, when the caller has just read it, saves reading it again: the write is conditioned on it, so a
+   * stale value costs one retry, never a gap.
    */
-  append(event: UnsequencedEvent, effects?: AppendEffects): Promise<AppendResult>;
+  append(event: UnsequencedEvent, effects?: AppendEffects, lastSeq?: number): Promise<AppendResult>;
   /** From now on, the conversation's frames fan out (ConversationRecord.fanout). Idempotent. */
   markFanout(conversationId: ConversationId): Promise<void>;
   /** Moves a member's read position forward; the new position, or undefined when it was already there. */

@@ -191,6 +191,17 @@ describe('DynamoEventStore (DynamoDB Local)', () => {
     expect((await store().getConversation(conversationId))?.lastSeq).toBe(3);
   });
 
+  it('takes the caller’s lastSeq to skip a read, and recovers from a stale one without a gap', async () => {
+    const conversationId = `dm:a${runId()}:b`;
+    await seedMembers(conversationId, 'alice', 'b');
+    expect((await store().append(message(conversationId, 'h1'), {}, 0)).event.seq).toBe(1);
+    expect((await store().append(message(conversationId, 'h2'), {}, 1)).event.seq).toBe(2);
+    // Stale: the counter's condition fails, the store reads the real value and stores 3, not 1 again.
+    expect((await store().append(message(conversationId, 'h3'), {}, 0)).event.seq).toBe(3);
+    expect((await store().getConversation(conversationId))?.lastSeq).toBe(3);
+    expect(await store().getEvent(conversationId, 1)).toMatchObject({ clientMessageId: 'h1' });
+  });
+
   /** Alice edits message `targetSeq` of the conversation (the in-place change goes with the edit event). */
   const editMessage = (conversationId: string, clientMessageId: string, text: string, targetSeq = 1) =>
     store().append(
