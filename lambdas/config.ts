@@ -3,7 +3,7 @@
  * and the functions cannot drift; each function parses its own slice once, at cold start, and fails loudly by
  * name when something is missing or wrong.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { LIMITS } from '../protocol';
 
 export const ENV = {
@@ -23,6 +23,8 @@ export const ENV = {
   AUTH_AUDIENCE: 'AUTH_AUDIENCE',
   AUTH_DEV_SECRET: 'AUTH_DEV_SECRET',
   AUTH_DEV_SECRET_ARN: 'AUTH_DEV_SECRET_ARN',
+  /** Benchmarks only (the stack never sets it): see `sdkCallLogConfig`. */
+  HERALD_SDK_CALL_LOG: 'HERALD_SDK_CALL_LOG',
 } as const;
 export type EnvName = keyof typeof ENV;
 
@@ -121,6 +123,16 @@ export const fanoutConfig = connectionsConfig.extend({
   DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
 });
 export type FanoutConfig = z.infer<typeof fanoutConfig>;
+
+/**
+ * Opt-in AWS call counting for `npm run bench` (wiring.ts): `true` adds an SDK middleware to every client that
+ * counts calls by client and command and logs them as `HERALD_SDK_CALLS {...}` lines. Off by default, and then
+ * no middleware is added at all. The CDK stack never sets it.
+ */
+export const sdkCallLogConfig = z.object({
+  HERALD_SDK_CALL_LOG: z.stringbool().default(false),
+});
+export type SdkCallLogConfig = z.infer<typeof sdkCallLogConfig>;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';

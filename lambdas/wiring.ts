@@ -32,6 +32,7 @@ import {
   INDEX,
   loadConfig,
   queryConfig,
+  sdkCallLogConfig,
 } from './config';
 import type { AcceptCommandDeps } from './core/accept-command';
 import type { ApplyDeps } from './core/apply-command';
@@ -55,11 +56,81 @@ function once<T>(build: () => T): () => T {
   };
 }
 
+/** An SDK client's middleware stack, as far as call counting needs it (every client has one). */
+interface CountableStack {
+  add(middleware: CallCounter, options: { step: 'initialize'; name: string }): void;
+}
+type CallCounter = (
+  next: (args: { input: Record<string, unknown> }) => Promise<{ output: unknown }>,
+  context: { clientName?: string; commandName?: string },
+) => (args: { input: Record<string, unknown> }) => Promise<{ output: unknown }>;
+
+/**
+ * Benchmarks only (HERALD_SDK_CALL_LOG=true; `npm run bench` sets it, the stack never does): counts this
+ * environment's AWS calls by `Client/Command`, the time spent waiting on them and, for DynamoDB, the capacity
+ * units the service reports (by asking for them), and logs what it counted since its last line, at most once a
+ * second: `HERALD_SDK_CALLS {"DynamoDBClient/QueryCommand":{"calls":2,"read":1,"write":0,"ms":9.5},...}`.
+ * Off, it returns the client untouched: no middleware, no cost.
+ */
+function counted<C extends { readonly middlewareStack: object }>(client: C): C {
+  if (!sdkCallCounts()) return client;
+  (client.middlewareStack as CountableStack).add(
+    (next, context) => async (args) => {
+      const key = `${context.clientName ?? 'UnknownClient'}/${context.commandName ?? 'UnknownCommand'}`;
+      if (context.clientName === 'DynamoDBClient') args.input.ReturnConsumedCapacity ??= 'TOTAL';
+      let output: unknown;
+      const started = performance.now();
+      try {
+        const result = await next(args);
+        output = result.output;
+        return result;
+      } finally {
+        countCall(key, output, performance.now() - started);
+      }
+    },
+    { step: 'initialize', name: 'heraldSdkCallCounter' },
+  );
+  return client;
+}
+
+const sdkCallCounts = /* @__PURE__ */ once(() =>
+  loadConfig(sdkCallLogConfig, process.env).HERALD_SDK_CALL_LOG
+    ? new Map<string, { calls: number; read: number; write: number; ms: number }>()
+    : undefined,
+);
+let sdkCallFlushPending = false;
+
+function countCall(key: string, output: unknown, ms: number): void {
+  const counts = sdkCallCounts();
+  if (!counts) return;
+  const entry = counts.get(key) ?? { calls: 0, read: 0, write: 0, ms: 0 };
+  entry.calls += 1;
+  entry.ms += ms;
+  // With ReturnConsumedCapacity TOTAL, DynamoDB reports CapacityUnits per table: read units for reads.
+  const consumed = (output as { ConsumedCapacity?: unknown } | undefined)?.ConsumedCapacity;
+  const isRead = /\/(Get|BatchGet|Query|Scan|TransactGet)/.test(key);
+  for (const c of Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) {
+    const units = (c as { CapacityUnits?: number }).CapacityUnits ?? 0;
+    if (isRead) entry.read += units;
+    else entry.write += units;
+  }
+  counts.set(key, entry);
+  if (sdkCallFlushPending) return;
+  sdkCallFlushPending = true;
+  setTimeout(() => {
+    sdkCallFlushPending = false;
+    process.stdout.write(`HERALD_SDK_CALLS ${JSON.stringify(Object.fromEntries(counts))}\n`);
+    counts.clear();
+  }, 1000).unref();
+}
+
 const documentClient = /* @__PURE__ */ once(() =>
-  DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
+  DynamoDBDocumentClient.from(counted(new DynamoDBClient({})), {
+    marshallOptions: { removeUndefinedValues: true },
+  }),
 );
 // Queue URLs from emulators point at hosts that do not resolve; on AWS the regional endpoint is the same.
-const sqsClient = /* @__PURE__ */ once(() => new SQSClient({ useQueueUrlAsEndpoint: false }));
+const sqsClient = /* @__PURE__ */ once(() => counted(new SQSClient({ useQueueUrlAsEndpoint: false })));
 
 export const authorizerDeps = /* @__PURE__ */ once((): { verifier: TokenVerifier } => {
   const config = loadConfig(authorizerConfig, process.env);
@@ -76,7 +147,7 @@ export const authorizerDeps = /* @__PURE__ */ once((): { verifier: TokenVerifier
   const secret =
     inline !== undefined
       ? () => Promise.resolve(inline)
-      : () => readSecretString(new SecretsManagerClient({}), arn ?? '');
+      : () => readSecretString(counted(new SecretsManagerClient({})), arn ?? '');
   return {
     verifier: new JoseTokenVerifier({ kind: 'secret', secret }, config.AUTH_ISSUER, config.AUTH_AUDIENCE),
   };
@@ -115,7 +186,7 @@ export const deliverDeps = /* @__PURE__ */ once((): ApplyDeps & { deadLetter: Sq
     push: {
       connections: new DynamoConnectionStore(db, config.CONNECTIONS_TABLE, config.CONNECTIONS_BY_USER_INDEX),
       notifier: new ManagementApiNotifier(
-        new ApiGatewayManagementApiClient({ endpoint: config.CALLBACK_URL }),
+        counted(new ApiGatewayManagementApiClient({ endpoint: config.CALLBACK_URL })),
       ),
       concurrency: config.DELIVERY_CONCURRENCY,
       fanout: new SqsFanoutQueue(sqsClient(), config.FANOUT_QUEUE_URL),
@@ -180,7 +251,7 @@ const ephemeralClients = /* @__PURE__ */ once(() => {
   return {
     config,
     db: documentClient(),
-    api: new ApiGatewayManagementApiClient({ endpoint: config.CALLBACK_URL }),
+    api: counted(new ApiGatewayManagementApiClient({ endpoint: config.CALLBACK_URL })),
   };
 });
 
@@ -205,7 +276,9 @@ export const fanoutDeps = /* @__PURE__ */ once((): FanoutDeps & { deadLetter: Sq
       config.CONNECTIONS_TABLE,
       config.CONNECTIONS_BY_USER_INDEX,
     ),
-    notifier: new ManagementApiNotifier(new ApiGatewayManagementApiClient({ endpoint: config.CALLBACK_URL })),
+    notifier: new ManagementApiNotifier(
+      counted(new ApiGatewayManagementApiClient({ endpoint: config.CALLBACK_URL })),
+    ),
     concurrency: config.DELIVERY_CONCURRENCY,
     deadLetter: new SqsDeadLetter(sqsClient(), config.DEAD_LETTER_QUEUE_URL),
   };
