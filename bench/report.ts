@@ -1,0 +1,121 @@
+/** The Markdown report of a benchmark run (bench/results/latest.md, and the README's Benchmarks section). */
+import type { BenchResult } from './main';
+
+const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : 'n/a');
+const n0 = (v: number) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : 'n/a');
+const usd = (v: number) => `$${v.toFixed(2)}`;
+
+export function renderMarkdown(r: BenchResult): string {
+  const out: string[] = [];
+  const m = r.machine;
+  out.push(
+    `Run ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC on ${m.cores} cores (${m.cpu}), ${m.memoryGb} GB, Node ${m.node}, ${m.platform}: \`${r.command}\`. ${r.ok ? 'Every phase: nothing lost, duplicated or reordered.' : '**CORRECTNESS FAILURE** (see below).'}`,
+    '',
+    '**Latency (sender frame out to recipient frame in) and throughput**',
+    '',
+    '| target | phase | senders | sent | deliveries/s | msgs/s | p50 ms | p95 ms | p99 ms | max ms | correct | load avg |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |',
+  );
+  for (const p of r.phases) {
+    const c = p.correctness;
+    const refused = Object.entries(p.refused)
+      .map(([k, v]) => `${v} ${k}`)
+      .join(', ');
+    const verdict = c.ok
+      ? 'yes'
+      : `**no**: lost ${c.lost}, dup ${c.duplicated}, reordered ${c.reordered}, gaps ${c.gaps}`;
+    out.push(
+      `| ${p.target} | ${p.name} | ${p.senders} | ${n0(p.sent)} | ${n0(p.deliveriesPerSecond)} | ${n0(p.messagesPerSecond)} | ${ms(p.latencyMs.p50)} | ${ms(p.latencyMs.p95)} | ${ms(p.latencyMs.p99)} | ${ms(p.latencyMs.max)} | ${verdict}${refused ? ` (refused: ${refused})` : ''} | ${p.loadAverage.toFixed(1)} |`,
+    );
+  }
+  if (r.ratios.length) {
+    out.push(
+      '',
+      '**Herald / relay**',
+      '',
+      '| phase | p50 | p99 | throughput |',
+      '| --- | ---: | ---: | ---: |',
+    );
+    for (const x of r.ratios) {
+      out.push(`| ${x.phase} | ${x.p50.toFixed(1)}x | ${x.p99.toFixed(1)}x | ${x.throughput.toFixed(2)}x |`);
+    }
+  }
+  if (r.cost.length) {
+    out.push(
+      '',
+      `**AWS calls per message** (counted in the functions; SQS adds the event source's receive and delete per batch)`,
+      '',
+      '| scenario | call | per message | write units | read units | avg ms |',
+      '| --- | --- | ---: | ---: | ---: | ---: |',
+    );
+    for (const c of r.cost) {
+      const phase = r.phases.find((p) => p.target === 'herald' && p.name === c.phase);
+      const calls = Object.entries(phase?.usage?.calls ?? {}).sort(([a], [b]) => a.localeCompare(b));
+      const msgs = phase?.accepted ?? 1;
+      for (const [key, v] of calls) {
+        out.push(
+          `| ${c.phase} | ${key.replace('Client/', ' ').replace('Command', '')} | ${(v.calls / msgs).toFixed(2)} | ${(v.write / msgs).toFixed(2)} | ${(v.read / msgs).toFixed(2)} | ${((v.ms ?? 0) / v.calls).toFixed(1)} |`,
+        );
+      }
+      for (const [id, f] of Object.entries(phase?.usage?.functions ?? {})) {
+        out.push(
+          `| ${c.phase} | Lambda ${id.replace(/[0-9A-F]{8}$/, '')} (${f.memoryMb} MB, ${(f.billedMs / f.invocations).toFixed(1)} ms billed avg) | ${(f.invocations / msgs).toFixed(2)} | | | ${(f.durationMs / f.invocations).toFixed(1)} |`,
+        );
+      }
+    }
+    out.push(
+      '',
+      `**Modelled AWS cost per million messages** (prices ${r.prices.region}, as of ${r.prices.asOf}: bench/prices.ts)`,
+      '',
+      '| scenario | WebSocket | Lambda req | Lambda GB-s | SQS | DynamoDB W | DynamoDB R | history (1 month) | **Herald** | floor | Herald / floor | naive @ 10k users |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const c of r.cost) {
+      const h = c.herald;
+      out.push(
+        `| ${c.phase} | ${usd(h.webSocket)} | ${usd(h.lambdaRequests)} | ${usd(h.lambdaCompute)} | ${usd(h.sqs)} | ${usd(h.dynamoWrites)} | ${usd(h.dynamoReads)} | ${usd(h.storageMonth)} | **${usd(h.total)}** | ${usd(c.floor)} | ${c.ratioToFloor.toFixed(2)}x | ${usd(c.naiveAt10k.total)} |`,
+      );
+    }
+    out.push(
+      '',
+      '**Cost per million messages as connected users grow**',
+      '',
+      `| scenario | ${r.cost[0]?.byConnectedUsers.map((u) => `Herald @ ${n0(u.users)}`).join(' | ')} | ${r.cost[0]?.byConnectedUsers.map((u) => `naive @ ${n0(u.users)}`).join(' | ')} |`,
+      `| --- | ${r.cost[0]?.byConnectedUsers.map(() => '---: | ---:').join(' | ')} |`,
+    );
+    for (const c of r.cost) {
+      out.push(
+        `| ${c.scenario === 'direct' ? '1:1' : 'group of 100'} | ${c.byConnectedUsers.map((u) => usd(u.herald)).join(' | ')} | ${c.byConnectedUsers.map((u) => usd(u.naive)).join(' | ')} |`,
+      );
+    }
+  }
+  if (r.coldStarts.length) {
+    out.push(
+      '',
+      '**Cold start** (handler module import in a fresh Node process, median; Node boot before it apart)',
+      '',
+      '| function | bundle | asset dir | init ms | runs ms | node boot ms |',
+      '| --- | ---: | ---: | ---: | --- | ---: |',
+    );
+    for (const s of r.coldStarts) {
+      out.push(
+        `| ${s.id.replace(/[0-9A-F]{8}$/, '')} | ${(s.bundleBytes / 1024).toFixed(0)} KiB | ${(s.assetBytes / 1024).toFixed(0)} KiB | ${s.initMs.toFixed(0)} | ${s.initRunsMs.join(', ')} | ${s.nodeBootMs.toFixed(0)} |`,
+      );
+    }
+  }
+  if (r.targets.length) {
+    out.push('', '**Targets**', '', '| target | goal | measured | met |', '| --- | --- | --- | --- |');
+    for (const t of r.targets) {
+      out.push(
+        `| ${t.target} | ${t.goal} | ${t.measured} | ${t.met ? 'yes' : `**no**${t.note ? `: ${t.note}` : ''}`} |`,
+      );
+    }
+  }
+  if (r.functionErrors.count > 0) {
+    out.push(
+      '',
+      `Function errors logged during the run: ${r.functionErrors.count}. First: \`${r.functionErrors.examples[0] ?? ''}\``,
+    );
+  }
+  return `${out.join('\n')}\n`;
+}
