@@ -5,7 +5,7 @@
  */
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { z } from 'zod';
+import * as z from 'zod';
 
 // fauxqs stores queues with node:sqlite, which Node 22 flags as experimental at every start. Hide that one
 // warning (it says nothing actionable to a Herald user); every other warning is still printed.

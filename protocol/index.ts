@@ -3,7 +3,7 @@
  * Imported by the Lambdas, the CDK code (route names), the local runtime, the client SDK and the docs.
  * Pure zod: no AWS, no Node-only APIs, so it also runs in browsers.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Protocol version carried by every frame. Bump on breaking changes only. */
 export const PROTOCOL_VERSION = 1 as const;

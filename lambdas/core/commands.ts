@@ -3,7 +3,7 @@
  * frames, authorizes membership and chooses the message group) and the delivery function (which applies them in
  * order). Versioned like the protocol, validated again on the way out of the queue.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ClientMessageId, ConversationId, LIMITS, RequestId, Seq, UserId } from '../../protocol';
 
 const base = {

@@ -6,7 +6,7 @@
  * pushes the frame to them. A job is the internal contract between the two functions: versioned, and validated
  * again on the way out of the queue.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConversationId, LIMITS, ServerFrame, UserId } from '../../protocol';
 import { settleWithLimit } from './concurrency';
 import { type PushDeps, type PushReport, postAll } from './push';

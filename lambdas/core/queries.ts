@@ -8,7 +8,7 @@
  * A direct conversation's members are in its id (`dm:<a>:<b>`), as the command route decides it too
  * (conversations.ts): its queries need no member row, which exists only from its first message on.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   type ConversationEvent,
   type ConversationId,

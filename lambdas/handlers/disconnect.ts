@@ -1,5 +1,5 @@
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { UserId } from '../../protocol';
 import { removeConnection } from '../core/connections';
 import type { ConnectionStore } from '../core/ports';

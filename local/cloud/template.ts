@@ -3,7 +3,7 @@
  * (`Ref`, `Fn::GetAtt`, `Fn::Join`, `Fn::Sub`, `Fn::Select`, `Fn::Split`, `Fn::If`, pseudo parameters),
  * resolved against the local names, URLs and ARNs the local cloud gave each resource.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const CfnResource = z.object({
   Type: z.string(),

@@ -11,7 +11,7 @@ import type {
   Projection,
   UpdateTimeToLiveCommandInput,
 } from '@aws-sdk/client-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 
 const KeySchema = z.array(z.object({ AttributeName: z.string(), KeyType: z.enum(['HASH', 'RANGE']) }));
 const ProjectionSchema = z.object({

@@ -3,7 +3,7 @@
  * deduplication, high-throughput settings, visibility timeout, retention, delay and the redrive policy (with
  * the DLQ's `Fn::GetAtt` resolved by the caller).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const QueueProperties = z
   .object({

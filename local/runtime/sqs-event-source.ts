@@ -12,7 +12,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 
 const BatchResponse = z.object({
   batchItemFailures: z.array(z.object({ itemIdentifier: z.unknown() })).optional(),
