@@ -1,0 +1,46 @@
+import type {
+  AckFrame,
+  ConversationEvent,
+  ConversationsPageFrame,
+  EventKind,
+  PresenceFrame,
+  ReceiptFrame,
+  TypingEventFrame,
+} from '../protocol';
+import type { HeraldError } from './errors';
+import type { CommandFrame } from './outbox';
+
+/** One kind of conversation event, typed from the protocol's schemas: `EventOf<'message'>` has `text`. */
+export type EventOf<K extends EventKind> = Extract<ConversationEvent, { kind: K }>;
+
+/** The server's acknowledgement of a command: its event is stored at `seq`. */
+export type CommandAck = Omit<AckFrame, 'type' | 'v'>;
+
+/**
+ * `idle` before `connect()`; `connecting` until the first connection opens; `open`; `reconnecting` between a
+ * lost connection and the next (renewals stay `open`); `closed` after `close()`.
+ */
+export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+/** Every event of {@link HeraldClient.on}, and its payload. */
+export type HeraldEventMap = {
+  /** Every conversation event, each once, in seq order per conversation (yours too, once acknowledged). */
+  event: ConversationEvent;
+  /** A read position moved (the other members', and yours from your other devices). */
+  receipt: ReceiptFrame;
+  /** A contact came online or went offline: keep the newest `at` per user. */
+  presence: PresenceFrame;
+  /** Another member started or stopped typing. */
+  typing: TypingEventFrame;
+  /** A command was stored (also for commands restored from the store, which have no promise). */
+  ack: CommandAck & { readonly frame: CommandFrame };
+  /** A command was refused by the server. */
+  rejected: { readonly frame: CommandFrame; readonly error: HeraldError };
+  state: { readonly state: ConnectionState; readonly previous: ConnectionState };
+  /** A connection opened and every followed conversation caught up: commands flow again. */
+  synced: { readonly conversations: number };
+  /** Your conversations, listed after each (re)connection (option `discoverConversations`). */
+  conversations: ConversationsPageFrame['items'];
+  /** Something went wrong that no promise reports: invalid server frames, refusals without an id, the store. */
+  error: HeraldError;
+} & { readonly [K in EventKind]: EventOf<K> };

@@ -1,0 +1,397 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { HeraldClient, type HeraldClientOptions } from '../../../client/client';
+import { HeraldError } from '../../../client/errors';
+import type { HeraldEventMap } from '../../../client/events';
+import { MemoryStore } from '../../../client/store';
+import type { ConversationEvent } from '../../../protocol';
+import { FakeHerald, fakeToken } from './fake-herald';
+
+const conv = 'dm:alice:bob';
+let server: FakeHerald;
+const clients: HeraldClient[] = [];
+
+beforeEach(async () => {
+  server = await FakeHerald.start();
+});
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  await server.stop();
+});
+
+function makeClient(userId: string, options: Partial<HeraldClientOptions> = {}) {
+  let tokens = 0;
+  const client = new HeraldClient({
+    url: server.url,
+    token: async () => {
+      tokens += 1;
+      return fakeToken(userId);
+    },
+    WebSocket,
+    backoff: { baseMs: 20, maxMs: 100 },
+    discoverConversations: false,
+    ...options,
+  });
+  clients.push(client);
+  const events: ConversationEvent[] = [];
+  const errors: HeraldError[] = [];
+  const states: string[] = [];
+  client.on('event', (e) => events.push(e));
+  client.on('error', (e) => errors.push(e));
+  client.on('state', (s) => states.push(s.state));
+  return { client, events, errors, states, tokens: () => tokens };
+}
+
+function next<K extends keyof HeraldEventMap>(
+  client: HeraldClient,
+  type: K,
+  accept: (payload: HeraldEventMap[K]) => boolean = () => true,
+): Promise<HeraldEventMap[K]> {
+  return new Promise((resolve) => {
+    const off = client.on(type, (payload) => {
+      if (!accept(payload)) return;
+      off();
+      resolve(payload);
+    });
+  });
+}
+
+const texts = (events: readonly ConversationEvent[]) =>
+  events.map((e) => (e.kind === 'message' ? e.text : e.kind));
+const seqsOf = (events: readonly ConversationEvent[], conversationId = conv) =>
+  events.filter((e) => e.conversationId === conversationId).map((e) => e.seq);
+
+describe('HeraldClient against a fake Herald', () => {
+  it('send resolves with the ack; the other user gets the event; both see it once, in order', async () => {
+    const alice = makeClient('alice');
+    const bob = makeClient('bob');
+    await Promise.all([alice.client.connect(), bob.client.connect()]);
+    expect(alice.client.userId).toBe('alice');
+
+    const bobGotIt = next(bob.client, 'message');
+    const ack = await alice.client.send(conv, 'Hi Bob');
+    expect(ack).toMatchObject({ conversationId: conv, seq: 1 });
+    expect((await bobGotIt).text).toBe('Hi Bob');
+    const second = await bob.client.send(conv, 'Hi Alice');
+    expect(second.seq).toBe(2);
+    await server.until(() => alice.events.length === 2);
+    expect(texts(alice.events)).toEqual(['Hi Bob', 'Hi Alice']);
+    expect(alice.events[0]).toMatchObject({
+      actorId: 'alice',
+      clientMessageId: ack.clientMessageId,
+      at: ack.at,
+    });
+    expect(seqsOf(bob.events)).toEqual([1, 2]);
+    expect(alice.client.positions()).toEqual({ [conv]: 2 });
+  });
+
+  it('rejects with a HeraldError carrying the server code when an error quotes the clientMessageId', async () => {
+    server.hook = (conn, frame) => {
+      if (frame.action !== 'send' || frame.text !== 'nope') return false;
+      server.push(conn, {
+        type: 'error',
+        v: 1,
+        code: 'NOT_A_MEMBER',
+        message: 'no',
+        clientMessageId: frame.clientMessageId,
+      });
+      return true;
+    };
+    const { client } = makeClient('alice');
+    await client.connect();
+    const refused = client.send('grp:x', 'nope');
+    await expect(refused).rejects.toBeInstanceOf(HeraldError);
+    await expect(refused).rejects.toMatchObject({ code: 'NOT_A_MEMBER' });
+    expect(client.pendingCommands).toBe(0);
+    await expect(client.send('x', '')).rejects.toMatchObject({ code: 'INVALID_FRAME' });
+  });
+
+  it('sends again with the same clientMessageId after RATE_LIMITED', async () => {
+    let refusals = 0;
+    server.hook = (conn, frame) => {
+      if (frame.action !== 'send' || refusals > 0) return false;
+      refusals += 1;
+      server.push(conn, {
+        type: 'error',
+        v: 1,
+        code: 'RATE_LIMITED',
+        message: 'slow down',
+        clientMessageId: frame.clientMessageId,
+      });
+      return true;
+    };
+    const { client } = makeClient('alice', { retryDelayMs: 30 });
+    await client.connect();
+    const ack = await client.send(conv, 'again');
+    const sends = server.received.filter((r) => r.frame.action === 'send');
+    expect(sends).toHaveLength(2);
+    expect(sends.map((s) => (s.frame.action === 'send' ? s.frame.clientMessageId : ''))).toEqual([
+      ack.clientMessageId,
+      ack.clientMessageId,
+    ]);
+  });
+
+  it('finds a command whose ack was lost with sync, and resolves it with the stored seq', async () => {
+    server.hook = (conn, frame) => {
+      if (frame.action !== 'send') return false;
+      server.append(frame.conversationId, conn.userId, frame.clientMessageId, frame.text, { except: conn });
+      return true; // stored, never acked: the resend within 5 minutes is dropped by the real queue too
+    };
+    const store = new MemoryStore();
+    store.setPosition(conv, 0);
+    const { client, events } = makeClient('alice', { commandTimeoutMs: 100, store });
+    await client.connect();
+    const ack = await client.send(conv, 'lost ack');
+    expect(ack.seq).toBe(1);
+    expect(server.received.filter((r) => r.frame.action === 'sync')).toHaveLength(2); // on connect, on timeout
+    await server.until(() => events.length === 1);
+    expect(texts(events)).toEqual(['lost ack']);
+
+    // In a conversation the SDK does not follow, the newest history page is searched instead.
+    const ack2 = await client.send('dm:alice:carol', 'lost too');
+    expect(ack2.seq).toBe(1);
+    expect(server.received.filter((r) => r.frame.action === 'history')).toHaveLength(1);
+  });
+
+  it('orders its own acked message before a later event of the other user that arrived first', async () => {
+    let pendingAck: (() => void) | undefined;
+    server.hook = (conn, frame) => {
+      if (frame.action !== 'send' || conn.userId !== 'alice') return false;
+      const event = server.append(frame.conversationId, 'alice', frame.clientMessageId, frame.text, {
+        except: conn,
+      });
+      server.append(conv, 'bob', 'b-late', 'from bob');
+      server.push(conn, 'barrier'); // not JSON: its error event proves bob's frame before it was handled
+      pendingAck = () =>
+        server.push(conn, {
+          type: 'ack',
+          v: 1,
+          conversationId: conv,
+          clientMessageId: event.clientMessageId,
+          seq: 1,
+          at: event.at,
+        });
+      return true;
+    };
+    const store = new MemoryStore();
+    store.setPosition(conv, 0); // a conversation the SDK follows (from its start)
+    const { client, events, errors } = makeClient('alice', { gapTimeoutMs: 5_000, store });
+    await client.connect();
+    const sent = client.send(conv, 'mine');
+    await server.until(() => pendingAck);
+    await server.until(() => errors.length === 1);
+    expect(events).toEqual([]); // bob's seq 2 is held until alice's seq 1 is known
+    pendingAck?.();
+    await sent;
+    await server.until(() => events.length === 2);
+    expect(texts(events)).toEqual(['mine', 'from bob']);
+  });
+
+  it('fills a gap in the live stream with sync', async () => {
+    const { client, events } = makeClient('alice', { gapTimeoutMs: 50 });
+    await client.connect();
+    server.append(conv, 'bob', 'b1', 'one');
+    await server.until(() => events.length === 1);
+    server.append(conv, 'bob', 'b2', 'two', { push: false });
+    server.append(conv, 'bob', 'b3', 'three');
+    await server.until(() => events.length === 3);
+    expect(texts(events)).toEqual(['one', 'two', 'three']);
+  });
+
+  it('reconnects after a forced close with a fresh token and catches up: every event once, in order', async () => {
+    const alice = makeClient('alice');
+    await alice.client.connect();
+    server.append(conv, 'bob', 'b1', 'm1');
+    await server.until(() => alice.events.length === 1);
+
+    server.syncPage = 2; // several sync rounds (hasMore)
+    let injected = false;
+    server.hook = (_conn, frame) => {
+      if (frame.action !== 'sync' || injected) return false;
+      injected = true;
+      server.append(conv, 'bob', 'b7', 'm7'); // a live event, pushed before the sync answer, also in it
+      return false;
+    };
+    const reopened = next(alice.client, 'synced');
+    for (const c of server.live('alice')) c.ws.terminate();
+    await next(alice.client, 'state', (s) => s.state === 'reconnecting');
+    for (let n = 2; n <= 6; n++) server.append(conv, 'bob', `b${n}`, `m${n}`);
+    await reopened;
+    await server.until(() => alice.events.length >= 7);
+    expect(texts(alice.events)).toEqual(['m1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7']);
+    expect(alice.tokens()).toBe(2);
+    expect(alice.states).toEqual(['connecting', 'open', 'reconnecting', 'open']);
+    const syncs = server.received.filter((r) => r.frame.action === 'sync').map((r) => r.frame);
+    expect(syncs[0]).toMatchObject({ positions: [{ conversationId: conv, afterSeq: 1 }] });
+    expect(syncs.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('pages history forwards when sync answers gap', async () => {
+    server.hook = (conn, frame) => {
+      if (frame.action !== 'sync') return false;
+      server.push(conn, {
+        type: 'sync',
+        v: 1,
+        requestId: frame.requestId,
+        results: frame.positions.map((p) => ({
+          conversationId: p.conversationId,
+          gap: true as const,
+          lastSeq: 150,
+        })),
+      });
+      return true;
+    };
+    for (let n = 1; n <= 150; n++) server.append(conv, 'bob', `b${n}`, `m${n}`, { push: false });
+    const store = new MemoryStore();
+    store.setPosition(conv, 10);
+    const { client, events } = makeClient('alice', { store });
+    await client.connect();
+    expect(seqsOf(events)).toEqual(Array.from({ length: 140 }, (_, i) => i + 11));
+    expect(server.received.filter((r) => r.frame.action === 'history')).toHaveLength(2);
+    expect(store.load().positions[conv]).toBe(150);
+  });
+
+  it('queues sends while offline, persists them, and flushes them in order on reconnect', async () => {
+    const store = new MemoryStore();
+    const { client } = makeClient('alice', {
+      store,
+      backoff: { baseMs: 300, maxMs: 300 },
+      random: () => 0.99,
+    });
+    await client.connect();
+    const lost = next(client, 'state', (s) => s.state === 'reconnecting');
+    for (const c of server.live('alice')) c.ws.terminate();
+    await lost;
+    const sends = ['first', 'second', 'third'].map((text) => client.send(conv, text));
+    expect(store.load().pending.map((c) => (c.frame.action === 'send' ? c.frame.text : ''))).toEqual([
+      'first',
+      'second',
+      'third',
+    ]);
+    const acks = await Promise.all(sends);
+    expect(acks.map((a) => a.seq)).toEqual([1, 2, 3]);
+    expect(server.events.get(conv)?.map((e) => (e.kind === 'message' ? e.text : ''))).toEqual([
+      'first',
+      'second',
+      'third',
+    ]);
+    expect(store.load().pending).toEqual([]);
+  });
+
+  it('sends the commands a previous session left in the store, and reports their acks as events', async () => {
+    const store = new MemoryStore();
+    store.putPending({
+      frame: {
+        action: 'send',
+        v: 1,
+        conversationId: conv,
+        clientMessageId: 'left-over',
+        text: 'from before',
+      },
+      createdAt: 0,
+    });
+    const { client } = makeClient('alice', { store });
+    const acked = next(client, 'ack');
+    await client.connect();
+    expect(await acked).toMatchObject({ clientMessageId: 'left-over', seq: 1 });
+    expect(store.load().pending).toEqual([]);
+  });
+
+  it('pings when idle, and replaces a connection whose pong does not come', async () => {
+    const { client, states } = makeClient('alice', { pingIntervalMs: 40, pongTimeoutMs: 80 });
+    await client.connect();
+    await server.until(() => server.received.filter((r) => r.frame.action === 'ping').length >= 3);
+    expect(server.connections).toHaveLength(1); // answered pings keep the connection
+    const ping = server.received.find((r) => r.frame.action === 'ping')?.frame;
+    expect(ping).toMatchObject({ action: 'ping', v: 1, requestId: expect.any(String) });
+
+    server.answerPings = false;
+    await next(client, 'state', (s) => s.state === 'reconnecting');
+    server.answerPings = true;
+    await next(client, 'state', (s) => s.state === 'open');
+    expect(states).toEqual(['connecting', 'open', 'reconnecting', 'open']);
+    expect(server.connections).toHaveLength(2);
+  });
+
+  it('renews the connection: opens the new one, catches up, closes the old one; nothing lost or repeated', async () => {
+    const { client, events, states } = makeClient('alice', { renewAfterMs: 200, renewJitterMs: 0 });
+    await client.connect();
+    server.append(conv, 'bob', 'b1', 'm1');
+    await server.until(() => server.connections.length === 2);
+    // Both connections are live now: bob's events reach both, the SDK shows each once.
+    server.append(conv, 'bob', 'b2', 'm2');
+    server.append(conv, 'bob', 'b3', 'm3');
+    await server.until(() => server.connections[0]?.ws.readyState === WebSocket.CLOSED);
+    server.append(conv, 'bob', 'b4', 'm4');
+    await server.until(() => events.length >= 4);
+    expect(texts(events)).toEqual(['m1', 'm2', 'm3', 'm4']);
+    expect(states).toEqual(['connecting', 'open']);
+    const ack = await client.send(conv, 'after renewal');
+    expect(ack.seq).toBe(5);
+    expect(server.connections[1]?.received.some((f) => f.action === 'send')).toBe(true);
+    client.close();
+  });
+
+  it('reports invalid server frames as error events and carries on', async () => {
+    const { client, errors } = makeClient('alice');
+    await client.connect();
+    const conn = server.live('alice')[0];
+    if (!conn) throw new Error('no connection');
+    server.push(conn, 'not json');
+    server.push(conn, JSON.stringify({ type: 'event', v: 1, event: { kind: 'nope' } }));
+    await server.until(() => errors.length === 2);
+    expect(errors.map((e) => e.code)).toEqual(['INVALID_SERVER_FRAME', 'INVALID_SERVER_FRAME']);
+    expect((await client.send(conv, 'still fine')).seq).toBe(1);
+  });
+
+  it('answers queries by requestId, and rejects them with the server code', async () => {
+    for (let n = 1; n <= 5; n++) server.append(conv, 'bob', `b${n}`, `m${n}`, { push: false });
+    server.hook = (conn, frame) => {
+      if (frame.action !== 'listMembers') return false;
+      server.push(conn, {
+        type: 'error',
+        v: 1,
+        code: 'NOT_A_MEMBER',
+        message: 'no',
+        requestId: frame.requestId,
+      });
+      return true;
+    };
+    const { client } = makeClient('alice');
+    await client.connect();
+    const [older, newer] = await Promise.all([
+      client.history(conv, { beforeSeq: 3 }),
+      client.history(conv, { afterSeq: 3, limit: 1 }),
+    ]);
+    expect(older).toMatchObject({ conversationId: conv, hasMore: false, lastSeq: 5 });
+    expect(seqsOf(older.events)).toEqual([1, 2]);
+    expect(seqsOf(newer.events)).toEqual([4]);
+    expect(newer.hasMore).toBe(true);
+    await expect(client.listMembers('grp:other')).rejects.toMatchObject({ code: 'NOT_A_MEMBER' });
+    const page = await client.listConversations();
+    expect(page.items.map((i) => i.conversationId)).toEqual([conv]);
+  });
+
+  it('discovers conversations on connect and follows them from their lastSeq', async () => {
+    for (let n = 1; n <= 3; n++) server.append(conv, 'bob', `b${n}`, `m${n}`, { push: false });
+    const { client, events } = makeClient('alice', { discoverConversations: true });
+    const listed = next(client, 'conversations');
+    await client.connect();
+    expect((await listed).map((c) => c.conversationId)).toEqual([conv]);
+    expect(client.positions()).toEqual({ [conv]: 3 });
+    server.append(conv, 'bob', 'b4', 'm4');
+    await server.until(() => events.length === 1);
+    expect(seqsOf(events)).toEqual([4]);
+  });
+
+  it('close() rejects what is unanswered with CLOSED', async () => {
+    server.hook = (_conn, frame) => frame.action === 'send';
+    const { client, states } = makeClient('alice');
+    await client.connect();
+    const sent = client.send(conv, 'never answered');
+    await server.until(() => server.received.some((r) => r.frame.action === 'send'));
+    client.close();
+    await expect(sent).rejects.toMatchObject({ code: 'CLOSED' });
+    expect(states.at(-1)).toBe('closed');
+  });
+});
