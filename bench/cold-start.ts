@@ -22,15 +22,22 @@ export interface ColdStart {
   readonly initRunsMs: readonly number[];
   /** Median Node bootstrap before the import, ms (not part of initMs). */
   readonly nodeBootMs: number;
+  /** The function's NODE_OPTIONS (Lambda applies them: `--enable-source-maps` costs init time). */
+  readonly nodeOptions: string;
+  /** Median import time without the function's NODE_OPTIONS, to show what they cost. */
+  readonly initWithoutNodeOptionsMs: number;
 }
 
 const SCRIPT = `
-const boot = performance.now();
-const t0 = performance.now();
-const mod = require(process.argv[1]);
-const t1 = performance.now();
-if (typeof mod[process.argv[2]] !== 'function') { console.error('no handler export ' + process.argv[2]); process.exit(2); }
-process.stdout.write(JSON.stringify({ boot, importMs: t1 - t0 }));
+(async () => {
+  const boot = performance.now();
+  const file = process.argv[1];
+  const t0 = performance.now();
+  const mod = file.endsWith('.mjs') ? await import(require('node:url').pathToFileURL(file).href) : require(file);
+  const t1 = performance.now();
+  if (typeof mod[process.argv[2]] !== 'function') { console.error('no handler export ' + process.argv[2]); process.exit(2); }
+  process.stdout.write(JSON.stringify({ boot, importMs: t1 - t0 }));
+})();
 `;
 
 export async function measureColdStarts(
@@ -46,7 +53,11 @@ export async function measureColdStarts(
       .find((f) => existsSync(f));
     if (!file) throw new Error(`${fn.id}: no handler file ${base}.js in ${fn.codeDir}`);
     const samples: { boot: number; importMs: number }[] = [];
-    for (let i = 0; i < runs; i++) samples.push(await importOnce(file, exportName, fn, region));
+    const bare: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      samples.push(await importOnce(file, exportName, fn, region, true));
+      bare.push((await importOnce(file, exportName, fn, region, false)).importMs);
+    }
     results.push({
       id: fn.id,
       handlerFile: file,
@@ -56,6 +67,8 @@ export async function measureColdStarts(
       initMs: median(samples.map((s) => s.importMs)),
       initRunsMs: samples.map((s) => Math.round(s.importMs * 10) / 10),
       nodeBootMs: median(samples.map((s) => s.boot)),
+      nodeOptions: fn.environment.NODE_OPTIONS ?? '',
+      initWithoutNodeOptionsMs: median(bare),
     });
   }
   return results;
@@ -66,13 +79,16 @@ function importOnce(
   exportName: string,
   fn: FunctionDefinition,
   region: string,
+  withNodeOptions: boolean,
 ): Promise<{ boot: number; importMs: number }> {
+  const { NODE_OPTIONS: nodeOptions, ...environment } = fn.environment;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['-e', SCRIPT, file, exportName], {
       cwd: fn.codeDir,
       env: {
         PATH: process.env.PATH ?? '',
-        ...fn.environment,
+        ...environment,
+        ...(withNodeOptions && nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
         AWS_REGION: region,
         AWS_DEFAULT_REGION: region,
         AWS_LAMBDA_FUNCTION_NAME: fn.functionName,

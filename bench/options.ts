@@ -33,7 +33,7 @@ export const BenchOptions = z.object({
     .string()
     .transform((s) => s.split(',').map((x) => Number(x.trim())))
     .pipe(z.array(z.number().int().min(1).max(5000)).min(1))
-    .default([100, 1000]),
+    .default([10, 100, 1000]),
   /** Offered rate (messages/s) of the fixed-rate group phase. */
   groupRate: z.coerce.number().int().min(1).max(500).default(5),
   /** Messages per 1:1 phase at most (a group phase: a twentieth of it); the phase sends at its rate until then. */
@@ -53,7 +53,7 @@ export const USAGE = `npm run bench -- [options]
   --quick                 short phases, no saturation phases (about a minute)
   --scenario LIST         direct,group (default: both)
   --target LIST           herald,relay (default: both; the relay is the baseline)
-  --direct-rates LIST     offered rates of the fixed 1:1 phases, msgs/s (default 100,1000)
+  --direct-rates LIST     offered rates of the fixed 1:1 phases, msgs/s (default 10,100,1000)
   --group-rate N          offered rate of the fixed group phase, msgs/s (default 5)
   --max-messages N        messages per 1:1 phase at most, a group phase a twentieth (default 2000, quick 300)
   --duration SECONDS      seconds each fixed-rate phase sends for (default 10, quick 3)

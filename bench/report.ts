@@ -92,14 +92,14 @@ export function renderMarkdown(r: BenchResult): string {
   if (r.coldStarts.length) {
     out.push(
       '',
-      '**Cold start** (handler module import in a fresh Node process, median; Node boot before it apart)',
+      `**Cold start** (handler module import in a fresh Node process with the function's environment, median; its NODE_OPTIONS: \`${r.coldStarts[0]?.nodeOptions ?? ''}\`; Node boot before it apart)`,
       '',
-      '| function | bundle | asset dir | init ms | runs ms | node boot ms |',
-      '| --- | ---: | ---: | ---: | --- | ---: |',
+      '| function | bundle | asset dir | init ms | runs ms | init ms without NODE_OPTIONS | node boot ms |',
+      '| --- | ---: | ---: | ---: | --- | ---: | ---: |',
     );
     for (const s of r.coldStarts) {
       out.push(
-        `| ${s.id.replace(/[0-9A-F]{8}$/, '')} | ${(s.bundleBytes / 1024).toFixed(0)} KiB | ${(s.assetBytes / 1024).toFixed(0)} KiB | ${s.initMs.toFixed(0)} | ${s.initRunsMs.join(', ')} | ${s.nodeBootMs.toFixed(0)} |`,
+        `| ${s.id.replace(/[0-9A-F]{8}$/, '')} | ${(s.bundleBytes / 1024).toFixed(0)} KiB | ${(s.assetBytes / 1024).toFixed(0)} KiB | ${s.initMs.toFixed(0)} | ${s.initRunsMs.join(', ')} | ${s.initWithoutNodeOptionsMs.toFixed(0)} | ${s.nodeBootMs.toFixed(0)} |`,
       );
     }
   }
