@@ -6,6 +6,7 @@
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as z from 'zod';
+import { devTokenMinter, startWebServer, type WebServer } from './web-server';
 
 // fauxqs stores queues with node:sqlite, which Node 22 flags as experimental at every start. Hide that one
 // warning (it says nothing actionable to a Herald user); every other warning is still printed.
@@ -17,9 +18,10 @@ process.on('warning', (warning) => {
 // Imported after the filter is in place: static imports would load fauxqs first.
 const { JavaMissingError, STATE_FILE, startLocalHerald } = await import('./herald-local');
 
-const USAGE = `Usage: npm start -- [--port 3001] [--data-dir DIR] [--idle-timeout SECONDS] [--max-connection SECONDS] [--quiet]
+const USAGE = `Usage: npm start -- [--port 3001] [--web-port 3000] [--data-dir DIR] [--idle-timeout SECONDS] [--max-connection SECONDS] [--quiet]
 
   --port            port of the WebSocket API and its @connections endpoint (env HERALD_PORT)
+  --web-port        port of the web chat page on 127.0.0.1 (env HERALD_WEB_PORT)
   --data-dir        keep tables, queues and secrets in DIR across restarts (env HERALD_DATA_DIR; default: memory)
   --idle-timeout    close connections idle for this long (default 600, API Gateway's 10 minutes)
   --max-connection  close connections after this long (default 7200, API Gateway's 2 hours)
@@ -32,6 +34,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       port: { type: 'string', default: process.env.HERALD_PORT ?? '3001' },
+      'web-port': { type: 'string', default: process.env.HERALD_WEB_PORT ?? '3000' },
       'data-dir': {
         type: 'string',
         ...(process.env.HERALD_DATA_DIR ? { default: process.env.HERALD_DATA_DIR } : {}),
@@ -47,9 +50,10 @@ async function main(): Promise<void> {
     return;
   }
   const port = z.coerce.number().int().min(0).max(65535).safeParse(values.port);
+  const webPort = z.coerce.number().int().min(0).max(65535).safeParse(values['web-port']);
   const idle = Seconds.safeParse(values['idle-timeout']);
   const max = Seconds.safeParse(values['max-connection']);
-  if (!port.success || !idle.success || !max.success) {
+  if (!port.success || !webPort.success || !idle.success || !max.success) {
     console.error(`Invalid option.\n${USAGE}`);
     process.exitCode = 2;
     return;
@@ -62,12 +66,29 @@ async function main(): Promise<void> {
     limits: { idleTimeoutMs: idle.data * 1000, maxConnectionMs: max.data * 1000 },
     log: values.quiet ? () => undefined : (line) => console.log(line),
   });
+  let web: WebServer;
+  try {
+    web = await startWebServer({
+      port: webPort.data,
+      wsUrl: herald.state.wsUrl,
+      mintToken: devTokenMinter({
+        ...herald.state.auth,
+        region: herald.state.region,
+        endpoint: herald.state.secretsManagerEndpoint,
+      }),
+    });
+  } catch (error) {
+    await herald.stop();
+    rmSync(STATE_FILE, { force: true });
+    throw error;
+  }
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     console.log(`\n${signal}: stopping Herald...`);
+    await web.stop();
     await herald.stop();
     rmSync(STATE_FILE, { force: true });
     console.log('Stopped. Nothing is left running.');
@@ -88,6 +109,7 @@ async function main(): Promise<void> {
 │ WebSocket API   ${state.wsUrl}?token=<JWT>
 │ @connections    ${state.callbackUrl}
 │ DynamoDB Local  ${cloud.endpoints.dynamodb}    SQS (fauxqs)  ${cloud.endpoints.sqs}
+│ Web chat        ${web.url}   (open it in two windows: ${web.url}?user=alice, ${web.url}?user=bob)
 │ Data            ${values['data-dir'] ? `kept in ${values['data-dir']}` : 'in memory (use --data-dir DIR to keep it)'}
 │
 │ Mint a token for a user:   npm run -s token -- alice
