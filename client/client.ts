@@ -101,6 +101,8 @@ const ANSWER_TYPE = {
 interface PendingQuery {
   readonly frame: QueryFrame;
   queued: boolean;
+  /** The connection it went out on. */
+  sentOn?: number;
   readonly resolve: (frame: ServerFrame) => void;
   readonly reject: (error: HeraldError) => void;
   readonly timer: ReturnType<typeof setTimeout>;
@@ -224,6 +226,7 @@ export class HeraldClient {
     this.loaded = new Promise<void>((resolve, reject) => {
       this.connected = { resolve, reject };
     });
+    this.loaded.catch(() => undefined); // awaiting callers still see the rejection
     void this.start();
     return this.loaded;
   }
@@ -438,6 +441,7 @@ export class HeraldClient {
       return;
     }
     if (this.connectionState === 'closed') return;
+    if (renewal && (!this.active?.open || this.standby)) return; // a reconnection took over meanwhile
     this.me = this.options.userId ?? tokenSubject(token) ?? this.me;
     const Ctor = this.options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!Ctor) {
@@ -477,9 +481,8 @@ export class HeraldClient {
         this.retiring.add(old);
         this.stopTimers(old);
       }
-    } else {
-      this.setState('open');
     }
+    this.setState('open');
     this.armPing(link);
     this.scheduleRenewal(link, this.renewDelay());
     for (const query of this.queries.values()) this.sendQuery(query);
@@ -509,6 +512,11 @@ export class HeraldClient {
     if (this.connectionState === 'closed') return;
     if (this.retiring.delete(link)) {
       this.resendCommandsOf(link);
+      for (const query of this.queries.values()) {
+        if (query.sentOn !== link.id) continue;
+        query.queued = false;
+        this.sendQuery(query);
+      }
       return;
     }
     if (link === this.standby) {
@@ -526,6 +534,12 @@ export class HeraldClient {
     this.sentOn.clear();
     this.outbox.resetInFlight();
     this.setState('reconnecting');
+    if (this.standby) {
+      // A renewal was opening: it becomes the reconnection (its open or its close takes it from here).
+      this.active = this.standby;
+      this.standby = undefined;
+      return;
+    }
     this.scheduleReconnect();
   }
 
@@ -776,7 +790,12 @@ export class HeraldClient {
   private sendQuery(query: PendingQuery): void {
     if (query.queued || !this.active?.open) return;
     query.queued = true;
-    this.enqueue({ frame: query.frame });
+    this.enqueue({
+      frame: query.frame,
+      onSent: (link) => {
+        query.sentOn = link.id;
+      },
+    });
   }
 
   // -- receiving -----------------------------------------------------------------------------------------------
@@ -1004,6 +1023,7 @@ export class HeraldClient {
     for (const id of conversationIds) if (this.sequencer.isTracked(id)) this.catchUpQueue.add(id);
     if (this.catchUpRun || this.catchUpQueue.size === 0) return;
     this.catchUpRun = (async () => {
+      await Promise.resolve(); // so that the finally below runs after this assignment
       try {
         while (this.catchUpQueue.size > 0 && this.connectionState !== 'closed') {
           const batch = [...this.catchUpQueue].slice(0, LIMITS.maxSyncConversations);

@@ -4,12 +4,24 @@
  */
 
 export type {
+  AckFrame,
+  AddMembersFrame,
   ConversationEvent,
   ConversationId,
+  ConversationsPageFrame,
+  CreateGroupFrame,
+  EditFrame,
   ErrorCode,
   EventKind,
+  HistoryPageFrame,
+  LeaveFrame,
+  MembersFrame,
   PresenceFrame,
+  RecallFrame,
   ReceiptFrame,
+  RemoveMembersFrame,
+  RenameFrame,
+  SendFrame,
   TypingEventFrame,
   UserId,
 } from '../protocol';

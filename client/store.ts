@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { CLIENT_FRAMES } from '../protocol';
 import type { CommandFrame, PendingCommand } from './outbox';
 

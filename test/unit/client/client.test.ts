@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { HeraldClient, type HeraldClientOptions } from '../../../client/client';
 import { HeraldError } from '../../../client/errors';
@@ -393,5 +393,48 @@ describe('HeraldClient against a fake Herald', () => {
     client.close();
     await expect(sent).rejects.toMatchObject({ code: 'CLOSED' });
     expect(states.at(-1)).toBe('closed');
+  });
+});
+
+describe('keepalive with fake timers, at the default intervals', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('pings after 4 idle minutes, keeps an answered connection, replaces one whose pong is 20 s late', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const { client, states } = makeClient('alice', { random: () => 0.5 });
+    server.hook = (conn, frame) => {
+      if (frame.action !== 'ping' || !server.answerPings) return false;
+      server.handle(conn, frame);
+      server.push(conn, 'barrier'); // not JSON: its error event shows the pong before it was handled
+      return true;
+    };
+    await client.connect(); // t = 0
+    const pings = () => server.received.filter((r) => r.frame.action === 'ping').length;
+
+    vi.advanceTimersByTime(239_999);
+    expect(pings()).toBe(0);
+    const answered = next(client, 'error'); // the barrier
+    vi.advanceTimersByTime(1); // t = 240 s: idle for 4 minutes
+    await server.until(() => pings() === 1);
+    await answered;
+    vi.advanceTimersByTime(30_000); // t = 270 s, past the pong timeout: the answered connection stays
+    expect(client.state).toBe('open');
+    expect(server.connections).toHaveLength(1);
+
+    server.answerPings = false;
+    vi.advanceTimersByTime(210_000); // t = 480 s: 4 minutes after the last frame sent
+    await server.until(() => pings() === 2);
+    const lost = next(client, 'state', (s) => s.state === 'reconnecting');
+    vi.advanceTimersByTime(19_999);
+    expect(client.state).toBe('open');
+    vi.advanceTimersByTime(1); // 20 s without a pong
+    await lost;
+    const back = next(client, 'state', (s) => s.state === 'open');
+    vi.advanceTimersByTime(100); // the backoff: at most baseMs (20) * 2^0 here
+    await back;
+    expect(states).toEqual(['connecting', 'open', 'reconnecting', 'open']);
+    expect(server.connections).toHaveLength(2);
   });
 });
