@@ -16,7 +16,7 @@ export class BenchConnection {
   events: ReceivedEvent[] = [];
   acks = 0;
   errors: { code: string; clientMessageId?: string }[] = [];
-  private onEvent: ((clientMessageId: string, at: number) => void) | undefined;
+  private onEvent: ((clientMessageId: string, at: number, ack: boolean) => void) | undefined;
   private waiters: (() => void)[] = [];
 
   constructor(
@@ -38,7 +38,7 @@ export class BenchConnection {
         this.events.push(
           message === undefined ? { conversationId, seq } : { conversationId, seq, clientMessageId: message },
         );
-        if (message !== undefined) this.onEvent?.(message, at);
+        if (message !== undefined) this.onEvent?.(message, at, false);
       } else if (frame.type === 'ack') {
         this.acks += 1;
         const ack = frame as { conversationId?: string; seq?: number; clientMessageId?: string };
@@ -49,6 +49,7 @@ export class BenchConnection {
             clientMessageId: ack.clientMessageId,
             ack: true,
           });
+          this.onEvent?.(ack.clientMessageId, at, true);
         }
       } else if (frame.type === 'error') {
         this.errors.push({
@@ -64,7 +65,7 @@ export class BenchConnection {
     this.ws.send(JSON.stringify(frame));
   }
 
-  listen(onEvent: ((clientMessageId: string, at: number) => void) | undefined): void {
+  listen(onEvent: ((clientMessageId: string, at: number, ack: boolean) => void) | undefined): void {
     this.onEvent = onEvent;
   }
 
@@ -151,11 +152,16 @@ export async function runPhase(spec: PhaseSpec): Promise<PhaseResult> {
   const latencies: number[] = [];
   let lastDelivery = 0;
   let deliveries = 0;
+  let acks = 0;
   for (const c of spec.connections) {
     c.reset();
-    c.listen((id, at) => {
+    c.listen((id, at, ack) => {
       const t0 = sentAt.get(id);
       if (t0 === undefined) return;
+      if (ack) {
+        acks += 1;
+        return;
+      }
       latencies.push(at - t0);
       deliveries += 1;
       lastDelivery = at;
@@ -207,9 +213,10 @@ export async function runPhase(spec: PhaseSpec): Promise<PhaseResult> {
   for (;;) {
     const refused = refusedIds();
     const expected = sent.reduce((a, m) => a + (refused.has(m.clientMessageId) ? 0 : m.recipients.length), 0);
-    if (deliveries >= expected) break;
-    if (deliveries !== seen) {
-      seen = deliveries;
+    // Every delivery and every ack (an ack may arrive after the last delivery).
+    if (deliveries >= expected && acks >= sent.length - refused.size) break;
+    if (deliveries + acks !== seen) {
+      seen = deliveries + acks;
       lastProgress = Date.now();
     } else if (Date.now() - lastProgress > idleTimeoutMs) break;
     await new Promise((r) => setTimeout(r, 50));

@@ -305,7 +305,7 @@ async function runScenario(run: ScenarioRun): Promise<PhaseRecord[]> {
   const saturationRate = scenario === 'direct' ? 2000 : GROUP_SENDERS * 2;
   // Past its capacity a target queues what it cannot deliver yet, and draining takes (sent / capacity)
   // seconds: a cap on the messages per phase keeps the run to minutes. The phase still sends at its rate.
-  const maxMessages = options.maxMessages ?? (options.quick ? 300 : 2000);
+  const maxMessages = options.maxMessages ?? (options.quick ? 300 : 1000);
   const cap = scenario === 'direct' ? maxMessages : Math.max(1, Math.floor(maxMessages / 20));
   const seconds = (rate: number) => Math.min(duration, cap / rate);
   const phasesToRun = [
@@ -357,10 +357,20 @@ async function runScenario(run: ScenarioRun): Promise<PhaseRecord[]> {
     durationSeconds: 2,
     connections,
   });
-  if (!warm.correctness.ok)
-    throw new Error(
-      `warm-up of ${target} ${scenario} lost, duplicated or reordered messages: ${warm.correctness.examples.join('; ')}`,
-    );
+  if (!warm.correctness.ok) {
+    // Recorded like any phase, so the run fails loudly and the details are in the results.
+    log(`  warm-up INCORRECT: ${warm.correctness.examples.join('; ')}`);
+    const warmRoutes = routesFor(warmRate);
+    records.push({
+      ...warm,
+      target,
+      scenario,
+      kind: 'fixed',
+      senders: warmRoutes.length,
+      recipientsPerMessage: warmRoutes[0]?.recipients.length ?? 0,
+      loadAverage: loadavg()[0] ?? 0,
+    });
+  }
 
   for (const p of phasesToRun) {
     const routes = routesFor(p.rate);

@@ -55,7 +55,7 @@ export const USAGE = `npm run bench -- [options]
   --target LIST           herald,relay (default: both; the relay is the baseline)
   --direct-rates LIST     offered rates of the fixed 1:1 phases, msgs/s (default 10,100,1000)
   --group-rate N          offered rate of the fixed group phase, msgs/s (default 5)
-  --max-messages N        messages per 1:1 phase at most, a group phase a twentieth (default 2000, quick 300)
+  --max-messages N        messages per 1:1 phase at most, a group phase a twentieth (default 1000, quick 300)
   --duration SECONDS      seconds each fixed-rate phase sends for (default 10, quick 3)
   --no-cold-start         skip bundle sizes and init times
   --cold-start-runs N     fresh processes per function (default 5)
