@@ -2,6 +2,7 @@
  * `npm run chat -- --user alice`: a terminal chat for Herald, on the client SDK. Talks to the local Herald of
  * `npm start` by default, or to any deployment with --url and a token source (see --help).
  */
+import WebSocket from 'ws';
 import { HeraldClient } from '../client/index';
 import { makeStyle } from './format';
 import { parseChatArgs, USAGE, UsageError } from './options';
@@ -26,6 +27,9 @@ async function main(): Promise<void> {
   const client = new HeraldClient({
     url: connection.url,
     token: connection.token,
+    // Node's global WebSocket reports a refused handshake (401) with an error event and no close event, which
+    // leaves the SDK waiting for a close that never comes; `ws` closes after the error, so the SDK retries.
+    WebSocket,
     // With a given token the SDK reads the user id from it.
     ...(options.tokens.kind === 'mint' && options.user ? { userId: options.user } : {}),
   });

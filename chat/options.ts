@@ -66,8 +66,8 @@ const Raw = z
     'page-size': z.coerce
       .number({ error: 'must be a number' })
       .int('must be a whole number')
-      .min(1)
-      .max(LIMITS.maxHistoryPage),
+      .min(1, 'must be at least 1')
+      .max(LIMITS.maxHistoryPage, `must be at most ${LIMITS.maxHistoryPage}`),
     color: z.boolean(),
   })
   .superRefine((o, ctx) => {

@@ -12,6 +12,8 @@ export interface ScreenOptions {
   readonly output: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   readonly onLine: (line: string) => void;
   readonly onClose: () => void;
+  /** Ctrl-C. */
+  readonly onInterrupt: () => void;
   /** Whether a submitted line is erased from the screen (a message, which the chat shows itself). */
   readonly eraseSubmitted?: (line: string) => boolean;
   /** Called on every key press (terminal only), after readline updated the line. */
@@ -43,8 +45,7 @@ export class Screen {
       options.onLine(line);
     });
     this.rl.on('close', () => options.onClose());
-    // Ctrl-C: leave like /quit (readline would otherwise only close the input).
-    this.rl.on('SIGINT', () => this.rl.close());
+    this.rl.on('SIGINT', () => options.onInterrupt());
     if (this.tty && options.onKey) {
       const onKey = options.onKey;
       options.input.on('keypress', () => setImmediate(() => onKey(this.rl.line)));

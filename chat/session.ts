@@ -95,9 +95,17 @@ export class ChatSession {
       input: options.input,
       output: options.output,
       onLine: (line) => {
+        // Leaving does not wait for anything typed before it (nor for the connection).
+        if (/^\/(quit|exit|q)\s*$/i.test(line.trim())) return this.quit();
         this.lines = this.lines.then(() => this.handleLine(line)).catch((error) => this.fail(error));
       },
-      onClose: () => this.quit(),
+      // End of input (Ctrl-D, or the end of piped commands): what was typed is done first (Ctrl-C leaves at once).
+      onClose: () =>
+        void this.lines
+          .catch(() => undefined)
+          .then(() => this.sendsSettled())
+          .finally(() => this.quit()),
+      onInterrupt: () => this.quit(),
       // A message is shown as pending right away: its echo would only repeat it.
       eraseSubmitted: (line) => this.open !== undefined && isText(line.trim()),
       onKey: (line) => this.onKey(line),
@@ -112,6 +120,10 @@ export class ChatSession {
     this.client.on('state', ({ state, previous }) => {
       if (state === 'reconnecting' && previous === 'open')
         this.notice(this.style.notice('Connection lost: reconnecting…'));
+      if (state === 'reconnecting' && previous === 'connecting')
+        this.notice(
+          this.style.error('Could not connect; retrying. Is Herald running there, and is the token valid?'),
+        );
       if (state === 'open' && previous === 'reconnecting' && this.connectedOnce)
         this.notice(this.style.notice('Reconnected.'));
       this.updatePrompt();
@@ -131,15 +143,22 @@ export class ChatSession {
     );
     this.screen.start();
     const connected = this.client.connect();
-    this.lines = this.lines.then(() => connected);
-    await connected;
-    this.connectedOnce = true;
-    this.screen.print(
-      `Connected as ${this.style.bold(this.me)}. ${this.style.dim('/help lists the commands.')}`,
-    );
-    this.updatePrompt();
-    this.lines = this.lines.then(() => this.list());
-    await this.lines;
+    // Lines typed meanwhile wait for the connection and the list.
+    this.lines = this.lines.then(async () => {
+      await connected;
+      this.connectedOnce = true;
+      this.screen.print(
+        `Connected as ${this.style.bold(this.me)}. ${this.style.dim('/help lists the commands.')}`,
+      );
+      this.updatePrompt();
+      await this.list();
+    });
+    try {
+      await this.lines;
+    } catch (error) {
+      if (this.exiting) return; // left before the connection was up
+      throw error;
+    }
   }
 
   // -- commands ------------------------------------------------------------------------------------------------
@@ -379,6 +398,13 @@ export class ChatSession {
     );
   }
 
+  /** Waits (a while) for the messages still pending: leaving at the end of piped input must not drop them. */
+  private async sendsSettled(timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.pending.size > 0 && Date.now() < deadline && !this.exiting)
+      await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+
   private quit(): void {
     if (this.exiting) return;
     this.exiting = true;
@@ -574,6 +600,7 @@ export class ChatSession {
   }
 
   private fail(error: unknown): void {
+    if (this.exiting) return;
     this.notice(this.style.error(`! ${describe(error)}`));
   }
 }
