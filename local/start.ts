@@ -109,7 +109,7 @@ async function main(): Promise<void> {
 │ WebSocket API   ${state.wsUrl}?token=<JWT>
 │ @connections    ${state.callbackUrl}
 │ DynamoDB Local  ${cloud.endpoints.dynamodb}    SQS (fauxqs)  ${cloud.endpoints.sqs}
-│ Web chat        ${web.url}   (open it in two windows: ${web.url}?user=alice, ${web.url}?user=bob)
+│ Web chat        ${web.url}   (two windows: ?user=alice and ?user=bob)
 │ Data            ${values['data-dir'] ? `kept in ${values['data-dir']}` : 'in memory (use --data-dir DIR to keep it)'}
 │
 │ Mint a token for a user:   npm run -s token -- alice

@@ -375,6 +375,8 @@ function ConversationView({
     keepFromBottom.current = list ? list.scrollHeight - list.scrollTop : undefined;
     const added = await store.loadOlder();
     if (added === 0) keepFromBottom.current = undefined;
+    // The button goes away with the first page: keep the cursor somewhere useful.
+    if (!thread.hasOlder) composerRef.current?.focus();
   };
 
   const typing = [...thread.typing.keys()];

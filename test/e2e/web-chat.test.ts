@@ -121,7 +121,8 @@ async function tabTo(page: Page, id: string, maxPresses = 25): Promise<void> {
   throw new Error(`Tab never reached #${id}`);
 }
 
-describe('the web chat page', () => {
+// Each step waits on real deliveries through the local cloud, which a busy machine slows down.
+describe('the web chat page', { timeout: 120_000 }, () => {
   let aliceContext: BrowserContext;
   let bobContext: BrowserContext;
   let alicePage: Page;
