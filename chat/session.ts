@@ -433,6 +433,11 @@ export class ChatSession {
         this.markRead(open);
         return;
       }
+      if (open?.id !== event.conversationId) {
+        const where = titleOf(event.conversationId, this.me, summary.name);
+        this.notice(this.style.dim(`✓ #${event.seq} sent to ${where}: ${preview(event, this.me)}`));
+        return;
+      }
     }
     if (open?.id === event.conversationId) {
       if (open.loading) open.buffered.push(event);
