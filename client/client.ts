@@ -427,10 +427,12 @@ export class HeraldClient {
     }
     if (this.connectionState === 'closed') return;
     this.setState('connecting');
-    await this.openLink(false);
+    await this.openLink();
   }
 
-  private async openLink(renewal: boolean): Promise<void> {
+  /** Opens a connection: the first or a reconnection, or (with `renewing`) the successor of that connection. */
+  private async openLink(renewing?: Link): Promise<void> {
+    const renewal = renewing !== undefined;
     let token: string;
     try {
       token = await this.options.token();
@@ -441,7 +443,7 @@ export class HeraldClient {
       return;
     }
     if (this.connectionState === 'closed') return;
-    if (renewal && (!this.active?.open || this.standby)) return; // a reconnection took over meanwhile
+    if (renewing && (renewing !== this.active || !renewing.open || this.standby)) return; // replaced meanwhile
     this.me = this.options.userId ?? tokenSubject(token) ?? this.me;
     const Ctor = this.options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!Ctor) {
@@ -547,7 +549,7 @@ export class HeraldClient {
     if (this.connectionState === 'closed') return;
     this.setState('reconnecting');
     const delay = backoffDelay(this.attempt++, this.options.backoff, this.random);
-    this.later(delay, () => void this.openLink(false));
+    this.later(delay, () => void this.openLink());
   }
 
   private renewDelay(): number {
@@ -564,7 +566,7 @@ export class HeraldClient {
     clearTimeout(link.renewTimer);
     link.renewTimer = setTimeout(() => {
       if (link === this.active && !this.standby && this.connectionState !== 'closed')
-        void this.openLink(true);
+        void this.openLink(link);
     }, delay);
   }
 

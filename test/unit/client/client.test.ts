@@ -3,7 +3,7 @@ import WebSocket from 'ws';
 import { HeraldClient, type HeraldClientOptions } from '../../../client/client';
 import { HeraldError } from '../../../client/errors';
 import type { HeraldEventMap } from '../../../client/events';
-import { MemoryStore } from '../../../client/store';
+import { LocalStorageStore, MemoryStore } from '../../../client/store';
 import type { ConversationEvent } from '../../../protocol';
 import { FakeHerald, fakeToken } from './fake-herald';
 
@@ -295,6 +295,93 @@ describe('HeraldClient against a fake Herald', () => {
     await client.connect();
     expect(await acked).toMatchObject({ clientMessageId: 'left-over', seq: 1 });
     expect(store.load().pending).toEqual([]);
+  });
+
+  it('keeps unanswered sends in a LocalStorageStore across a restart, and the next client flushes them in order', async () => {
+    const items = new Map<string, string>();
+    const storage = {
+      getItem: (k: string) => items.get(k) ?? null,
+      setItem: (k: string, v: string) => void items.set(k, v),
+      removeItem: (k: string) => void items.delete(k),
+    };
+    let acking = false;
+    server.hook = (_conn, frame) => frame.action === 'send' && !acking; // the server takes nothing yet
+    const first = makeClient('alice', { store: new LocalStorageStore(storage, 'herald:alice') });
+    await first.client.connect();
+    const lost = ['one', 'two', 'three'].map((text) =>
+      first.client.send(conv, text).catch((e: unknown) => e),
+    );
+    await server.until(() => server.received.some((r) => r.frame.action === 'send'));
+    first.client.close();
+    for (const outcome of await Promise.all(lost)) expect(outcome).toMatchObject({ code: 'CLOSED' });
+    expect(JSON.parse(items.get('herald:alice:pending') ?? '[]')).toHaveLength(3);
+
+    acking = true;
+    const second = makeClient('alice', { store: new LocalStorageStore(storage, 'herald:alice') });
+    const acks: number[] = [];
+    second.client.on('ack', (a) => acks.push(a.seq));
+    await second.client.connect();
+    await server.until(() => acks.length === 3);
+    expect(server.events.get(conv)?.map((e) => (e.kind === 'message' ? e.text : ''))).toEqual([
+      'one',
+      'two',
+      'three',
+    ]);
+    expect(texts(second.events)).toEqual(['one', 'two', 'three']); // its own messages, from the acks
+    expect(JSON.parse(items.get('herald:alice:pending') ?? '[]')).toEqual([]);
+    expect(JSON.parse(items.get('herald:alice:positions') ?? '{}')).toEqual({ [conv]: 3 });
+  });
+
+  it('a connection lost while its renewal is opening hands over to the renewal', async () => {
+    const { client, states } = makeClient('alice', { renewAfterMs: 100, renewJitterMs: 0 });
+    await client.connect();
+    server.heldHandshakes = [];
+    const held = server.heldHandshakes;
+    await server.until(() => held.length === 1); // the renewal's handshake hangs
+    for (const c of server.live('alice')) c.ws.terminate();
+    await next(client, 'state', (s) => s.state === 'reconnecting');
+    server.heldHandshakes = undefined;
+    const synced = next(client, 'synced');
+    for (const release of held) release();
+    await synced;
+    expect(states).toEqual(['connecting', 'open', 'reconnecting', 'open']);
+    expect(server.connections).toHaveLength(2); // no reconnection of its own: the renewal was it
+    expect((await client.send(conv, 'back')).seq).toBe(1);
+  });
+
+  it('a renewal whose token comes after a reconnection replaced its connection is dropped', async () => {
+    let calls = 0;
+    let renewalToken: (() => void) | undefined;
+    const opened: string[] = [];
+    class Recorded extends WebSocket {
+      constructor(url: string) {
+        super(url);
+        opened.push(new URL(url).searchParams.get('token') ?? '');
+      }
+    }
+    const { client, states } = makeClient('alice', {
+      WebSocket: Recorded,
+      renewAfterMs: 100,
+      renewJitterMs: 0,
+      token: () => {
+        calls += 1;
+        if (calls !== 2) return fakeToken('alice', { call: calls });
+        return new Promise<string>((resolve) => {
+          renewalToken = () => resolve(fakeToken('alice', { call: 2 }));
+        });
+      },
+    });
+    await client.connect();
+    await server.until(() => renewalToken);
+    const reconnected = next(client, 'synced');
+    for (const c of server.live('alice')) c.ws.terminate();
+    await reconnected;
+    renewalToken?.();
+    expect((await client.send(conv, 'after')).seq).toBe(1); // a round trip after the late token
+    expect(opened).not.toContain(fakeToken('alice', { call: 2 })); // the late renewal opened nothing
+    expect(opened.slice(0, 2)).toEqual([fakeToken('alice', { call: 1 }), fakeToken('alice', { call: 3 })]);
+    expect(states).toEqual(['connecting', 'open', 'reconnecting', 'open']);
+    client.close();
   });
 
   it('pings when idle, and replaces a connection whose pong does not come', async () => {

@@ -14,6 +14,7 @@ import {
 
 export interface FakeConnection {
   readonly userId: string;
+  readonly token: string;
   readonly ws: WebSocket;
   readonly received: ClientFrame[];
 }
@@ -35,7 +36,7 @@ export class FakeHerald {
   private constructor(private readonly wss: WebSocketServer) {
     wss.on('connection', (ws, request) => {
       const token = new URL(request.url ?? '/', 'http://x').searchParams.get('token') ?? '';
-      const conn: FakeConnection = { userId: tokenSubject(token) ?? 'nobody', ws, received: [] };
+      const conn: FakeConnection = { userId: tokenSubject(token) ?? 'nobody', token, ws, received: [] };
       this.connections.push(conn);
       ws.on('message', (data) => {
         const frame = ClientFrameSchema.parse(JSON.parse(data.toString()));
@@ -49,10 +50,23 @@ export class FakeHerald {
     });
   }
 
+  /** While set, handshakes wait here until released: a connection that is slow to open. */
+  heldHandshakes: (() => void)[] | undefined;
+
   static async start(): Promise<FakeHerald> {
-    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    let server: FakeHerald | undefined;
+    const wss = new WebSocketServer({
+      port: 0,
+      host: '127.0.0.1',
+      verifyClient: (_info, done) => {
+        if (server?.heldHandshakes) server.heldHandshakes.push(() => done(true));
+        else done(true);
+        server?.notify();
+      },
+    });
     await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
-    return new FakeHerald(wss);
+    server = new FakeHerald(wss);
+    return server;
   }
 
   get url(): string {
@@ -198,12 +212,12 @@ export class FakeHerald {
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 
-  private notify(): void {
+  notify(): void {
     for (const w of this.waiters.splice(0)) w();
   }
 }
 
 /** An unsigned JWT-shaped token whose `sub` is the user: the fake server and the SDK read it. */
-export function fakeToken(userId: string): string {
-  return `e30.${Buffer.from(JSON.stringify({ sub: userId })).toString('base64url')}.x`;
+export function fakeToken(userId: string, claims: Record<string, unknown> = {}): string {
+  return `e30.${Buffer.from(JSON.stringify({ sub: userId, ...claims })).toString('base64url')}.x`;
 }
