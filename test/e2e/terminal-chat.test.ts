@@ -6,6 +6,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { REPO_ROOT } from '../../local/state';
+import { LIMITS } from '../../protocol';
 import { directId, TestClient, tokenFor, unique } from './client';
 
 const run = promisify(execFile);
@@ -180,6 +181,29 @@ describe('terminal chat (npm run chat) in tmux', { timeout: 90_000 }, () => {
       expect(bobClient.messages(dm)).toContainEqual(
         expect.objectContaining({ seq: 7, actorId: alice, text: 'draft in progress finished' }),
       ),
+    );
+  });
+
+  it('keeps a long, wrapped draft whole when lines arrive, and shows a long message pending, then sent', async () => {
+    const long = Array.from({ length: 14 }, (_, i) => `wrapword${String(i).padStart(2, '0')}`).join(' ');
+    await terminal.type(long); // typed in one chunk: readline echoes it without redrawing
+    // Herald drops a typing frame within typingIntervalMs of the previous one (bob typed in the last test).
+    await new Promise((resolve) => setTimeout(resolve, LIMITS.typingIntervalMs + 100));
+    bobClient.send({ action: 'typing', v: 1, conversationId: dm, state: 'start' });
+    await terminal.waitFor(`[${bob} is typing…] ${bob}> ${long}`);
+    bobClient.sendMessage(dm, 'reply3', 'while you write');
+    // The reply goes right under the previous line (no blank row), and the draft stays whole under it.
+    await terminal.waitFor(
+      new RegExp(`\\S.*\\n#8 \\d\\d:\\d\\d ${bob}: while you write\\n${bob}> ${long}\\n`),
+    );
+    expect(await terminal.promptLine()).toBe(`${bob}> ${long}`);
+
+    await terminal.enter();
+    // Too long to be rewritten in place (it wraps): the pending line stays, and the ack gets its own line.
+    await terminal.waitFor(`${alice}: ${long} (sending)`);
+    await terminal.waitFor(`✓ #9 sent: you: wrapword00`);
+    await bobClient.until(() =>
+      expect(bobClient.messages(dm)).toContainEqual(expect.objectContaining({ seq: 9, text: long })),
     );
   });
 
