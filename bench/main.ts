@@ -5,6 +5,7 @@
  * AWS cost; bundle sizes and init times. Writes bench/results/latest.{json,md} and exits non-zero if anything
  * was lost, duplicated or reordered. Not part of `npm test`. docs/benchmarks.md explains the method.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -269,6 +270,7 @@ async function main(): Promise<number> {
   writeFileSync(join(options.out, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
   const markdown = renderMarkdown(result);
   writeFileSync(join(options.out, 'latest.md'), markdown);
+  formatMarkdown(join(options.out, 'latest.md'));
   console.log(`\n${markdown}`);
   if (!correct) {
     console.error('\n*** CORRECTNESS FAILURE: messages were lost, duplicated or reordered ***');
@@ -638,6 +640,17 @@ async function firstItemBytes(ddb: ReturnType<typeof dynamoDbClient>, table: str
   const sizes = (page.Items ?? []).map((i) => dynamoItemBytes(unmarshall(i)));
   if (sizes.length === 0) throw new Error(`no rows in ${table}`);
   return Math.round(sizes.reduce((a, b) => a + b, 0) / sizes.length);
+}
+
+/** The repository lints Markdown with Biome: the report is written as Biome would format it. */
+function formatMarkdown(file: string): void {
+  try {
+    execFileSync(join(REPO_ROOT, 'node_modules', '.bin', 'biome'), ['format', '--write', file], {
+      stdio: 'ignore',
+    });
+  } catch {
+    console.warn(`could not format ${file} with Biome: run npx biome format --write ${file}`);
+  }
 }
 
 function directId(a: string, b: string): string {
