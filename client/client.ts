@@ -66,8 +66,8 @@ export interface HeraldClientOptions {
    */
   readonly pipeline?: number;
   /**
-   * After each (re)connection, page `listConversations`, follow the conversations the SDK did not know from their
-   * current `lastSeq`, and emit `conversations`. @default true
+   * After each connection and reconnection (not renewals), page `listConversations`, follow the conversations the
+   * SDK did not know from their current `lastSeq`, and emit `conversations`. @default true
    */
   readonly discoverConversations?: boolean;
   /** Random numbers in [0, 1) for jitter; injectable for tests. @default Math.random */
@@ -495,7 +495,8 @@ export class HeraldClient {
   private async afterOpen(link: Link, renewal: boolean): Promise<void> {
     this.requestCatchUp(this.sequencer.tracked());
     await this.catchUpRun;
-    if (this.options.discoverConversations ?? true) await this.discover();
+    // A renewal missed nothing (the old connection kept receiving): listing again is for reconnections.
+    if (!renewal && (this.options.discoverConversations ?? true)) await this.discover();
     if (link !== this.active || this.connectionState === 'closed') return;
     this.ready = true;
     this.attempt = 0;

@@ -39,7 +39,7 @@ export type HeraldEventMap = {
   state: { readonly state: ConnectionState; readonly previous: ConnectionState };
   /** A connection opened and every followed conversation caught up: commands flow again. */
   synced: { readonly conversations: number };
-  /** Your conversations, listed after each (re)connection (option `discoverConversations`). */
+  /** Your conversations, listed after each connection and reconnection (option `discoverConversations`). */
   conversations: ConversationsPageFrame['items'];
   /** Something went wrong that no promise reports: invalid server frames, refusals without an id, the store. */
   error: HeraldError;
