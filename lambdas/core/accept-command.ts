@@ -48,6 +48,8 @@ export async function acceptCommand(
   deps: AcceptCommandDeps,
   sender: Sender,
   frame: CommandFrame,
+  /** A check that must pass before anything is enqueued (the flood limit): it runs alongside the membership read. */
+  admit: () => Promise<void> = async () => {},
 ): Promise<QueuedCommand> {
   const base = {
     v: 1 as const,
@@ -57,6 +59,7 @@ export async function acceptCommand(
   };
   let command: QueuedCommand;
   if (frame.action === 'createGroup') {
+    await admit();
     command = {
       kind: 'createGroup',
       ...base,
@@ -66,7 +69,11 @@ export async function acceptCommand(
       members: frame.members,
     };
   } else {
-    if (!(await isMember(deps.directory, frame.conversationId, sender.userId))) {
+    const [, member] = await Promise.all([
+      admit(),
+      isMember(deps.directory, frame.conversationId, sender.userId),
+    ]);
+    if (!member) {
       throw new NotAMemberError(
         `You are not a member of conversation ${frame.conversationId}.`,
         frameRef(frame),

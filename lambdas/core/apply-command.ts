@@ -83,9 +83,14 @@ async function applySequenced(deps: ApplyDeps, command: SequencedCommand): Promi
   // A repeat (redelivery, or a client retry long after SQS's 5-minute window) is answered with the original:
   // checked first, because what was allowed then may not be now (a recall after the window, a second create).
   // Read before the append; nothing else writes this conversation meanwhile (FIFO: one command at a time).
-  const [original, conversation] = await Promise.all([
+  // The actor's membership is read alongside: every command but a group's creation needs it (a repeat does not,
+  // and then the read is wasted, which is rare).
+  const [original, conversation, actorIsMember] = await Promise.all([
     deps.store.findEvent(command.conversationId, idempotencyKey(command)),
     deps.store.getConversation(command.conversationId),
+    command.kind === 'createGroup'
+      ? Promise.resolve(false)
+      : isMember(deps.directory, command.conversationId, command.actorId),
   ]);
   let stored: { event: ConversationEvent; duplicate: boolean };
   let extraAudience: readonly UserId[];
@@ -93,7 +98,7 @@ async function applySequenced(deps: ApplyDeps, command: SequencedCommand): Promi
     stored = { event: original, duplicate: true };
     extraAudience = leavers(original);
   } else {
-    const plan = await planEvent(deps, command, conversation);
+    const plan = await planEvent(deps, command, conversation, actorIsMember);
     stored = await deps.store.append(plan.event, plan.effects, conversation?.lastSeq ?? 0);
     extraAudience = plan.extraAudience;
   }
@@ -135,6 +140,7 @@ async function planEvent(
   deps: ApplyDeps,
   command: SequencedCommand,
   conversation: ConversationRecord | undefined,
+  actorIsMember: boolean,
 ): Promise<EventPlan> {
   const ref = { clientMessageId: command.clientMessageId };
   const base = {
@@ -164,7 +170,7 @@ async function planEvent(
   }
 
   // Everything else needs the actor to be a member now (a removed member's queued commands are refused).
-  if (!(await isMember(deps.directory, command.conversationId, command.actorId))) {
+  if (!actorIsMember) {
     throw new NotAMemberError(`You are not a member of conversation ${command.conversationId}.`, ref);
   }
   const direct = parseDirectConversationId(command.conversationId);

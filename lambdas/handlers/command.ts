@@ -36,13 +36,21 @@ export const createCommandHandler =
         throw new InvalidFrameError('UNKNOWN_ACTION', `${frame.action} is not served on this route.`, ref);
       }
       const d = deps();
-      if (d.takeFrame && !(await d.takeFrame(connectionId, d.clock.now()))) {
-        throw new RateLimitedError('This connection is sending too fast: slow down and retry.', ref);
-      }
+      const { takeFrame } = d;
+      // The flood limit and the membership check are independent reads: they run at once, and nothing is
+      // enqueued unless both pass (a flooding connection is refused first).
+      const admit = takeFrame
+        ? async () => {
+            if (!(await takeFrame(connectionId, d.clock.now()))) {
+              throw new RateLimitedError('This connection is sending too fast: slow down and retry.', ref);
+            }
+          }
+        : undefined;
       const command = await acceptCommand(
         d,
         { userId: authorizer.userId, connectionId },
         frame as CommandFrame,
+        admit,
       );
       logger.info('command accepted', {
         kind: command.kind,

@@ -226,6 +226,30 @@ describe('command route handler', () => {
     expect(calls).toEqual([['conn-a', NOW]]);
   });
 
+  it('reads the allowance and the membership at once, and a flooding non-member gets RATE_LIMITED', async () => {
+    const order: string[] = [];
+    let release: (allowed: boolean) => void = () => {};
+    const { deps, call } = setup(
+      () =>
+        new Promise<boolean>((resolve) => {
+          order.push('takeFrame started');
+          release = resolve;
+        }),
+    );
+    const isMember = deps.directory.isMember.bind(deps.directory);
+    deps.directory.isMember = async (conversationId, userId) => {
+      order.push('isMember started');
+      return isMember(conversationId, userId);
+    };
+    const pending = call(JSON.stringify({ ...send, conversationId: 'grp:other' }));
+    await new Promise((r) => setTimeout(r, 10));
+    // Both reads are in flight before the allowance answers.
+    expect(order).toEqual(['takeFrame started', 'isMember started']);
+    release(false);
+    expect(errorOf(await pending)).toMatchObject({ code: 'RATE_LIMITED', clientMessageId: 'm-1' });
+    expect(deps.queue.sent).toEqual([]);
+  });
+
   it('enqueues when the connection has allowance left', async () => {
     const { deps, call } = setup(async () => true);
     expect(await call(JSON.stringify(send))).toEqual({ statusCode: 200 });
