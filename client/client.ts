@@ -1051,11 +1051,13 @@ export class HeraldClient {
       try {
         page = await this.request({ action: 'sync', v: 1, requestId: newId(), positions });
       } catch (error) {
-        if (error instanceof HeraldError && error.code === 'NOT_A_MEMBER')
+        if (error instanceof HeraldError && error.code === 'NOT_A_MEMBER') {
           for (const id of ids) this.forget(id);
-        else if (!(error instanceof HeraldError && error.code === 'CLOSED'))
-          this.report(toHeraldError(error));
-        return; // a reconnection catches up everything again
+          return;
+        }
+        if (!(error instanceof HeraldError && error.code === 'CLOSED')) this.report(toHeraldError(error));
+        for (const id of ids) this.release(id, []); // a known gap tries again later; a reconnection syncs all
+        return;
       }
       const answered = new Set<string>();
       const again: string[] = [];

@@ -11,7 +11,7 @@ import {
   type EventOf,
   HeraldClient,
   type HeraldClientOptions,
-  type HeraldError,
+  HeraldError,
 } from '../../client';
 import { directId, tokenFor, unique } from './client';
 
@@ -110,6 +110,41 @@ describe('client SDK on the local cloud', () => {
     const members = await alice.client.listMembers(conv);
     expect(members.members.map((m) => m.userId)).toEqual([a, b].sort());
   });
+
+  it('a group with edits, a recall and a refusal: typed events on both sides, HeraldError with the server code', async () => {
+    const [a, b] = [unique('ga'), unique('gb')];
+    const alice = sdk(a);
+    const bob = sdk(b);
+    await Promise.all([alice.client.connect(), bob.client.connect()]);
+
+    const group = await alice.client.createGroup('SDK group', [b]);
+    expect(group).toMatchObject({ seq: 1, conversationId: expect.stringMatching(/^grp:/) });
+    const gid = group.conversationId;
+    const sent = await alice.client.send(gid, 'first draft');
+    expect(sent.seq).toBe(2);
+    expect((await alice.client.edit(gid, sent.seq, 'final text')).seq).toBe(3);
+    const refused = bob.client.edit(gid, sent.seq, 'not yours');
+    await expect(refused).rejects.toBeInstanceOf(HeraldError);
+    await expect(refused).rejects.toMatchObject({ code: 'NOT_ALLOWED' });
+    expect((await alice.client.recall(gid, sent.seq)).seq).toBe(4);
+    expect((await alice.client.rename(gid, 'Renamed')).seq).toBe(5);
+
+    const kinds = ['group.created', 'message', 'edit', 'recall', 'group.renamed'];
+    await until(bob.client, () => bob.events.length === 5);
+    await until(alice.client, () => alice.events.length === 5);
+    for (const side of [alice, bob]) {
+      expect(side.events.map((e) => e.kind)).toEqual(kinds);
+      expect(side.events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+    }
+    expect(alice.events[0]).toMatchObject({ kind: 'group.created', name: 'SDK group', members: [a, b] });
+    expect(bob.events[2]).toMatchObject({ kind: 'edit', targetSeq: 2, text: 'final text' });
+    const { members } = await bob.client.listMembers(gid);
+    expect(members.map((m) => [m.userId, m.role])).toEqual([
+      [a, 'owner'],
+      [b, 'member'],
+    ]); // ascending by user id: 'ga…' < 'gb…'
+    expect([...alice.errors, ...bob.errors]).toEqual([]);
+  }, 60_000);
 
   it('a receiver whose socket dies in the middle of a 40-message burst ends with every message once, in order', async () => {
     const [a, b] = [unique('ba'), unique('bb')];

@@ -187,6 +187,27 @@ describe('HeraldClient against a fake Herald', () => {
     expect(texts(events)).toEqual(['mine', 'from bob']);
   });
 
+  it("creates a group: the ack names it, and the creator's group.created event is fetched, not invented", async () => {
+    const alice = makeClient('alice');
+    const bob = makeClient('bob');
+    await Promise.all([alice.client.connect(), bob.client.connect()]);
+    const created = next(alice.client, 'group.created');
+    const ack = await alice.client.createGroup('  Trip  ', ['bob']);
+    expect(ack.conversationId).toMatch(/^grp:/);
+    expect(await created).toMatchObject({
+      conversationId: ack.conversationId,
+      name: 'Trip',
+      members: ['alice', 'bob'],
+    });
+    expect(server.received.find((r) => r.frame.action === 'sync')?.frame).toMatchObject({
+      positions: [{ conversationId: ack.conversationId, afterSeq: 0 }],
+    });
+    await server.until(() => bob.events.length === 1);
+    expect(bob.events[0]).toMatchObject({ kind: 'group.created', seq: 1 });
+    expect(alice.client.positions()).toEqual({ [ack.conversationId]: 1 });
+    expect(alice.events).toHaveLength(1);
+  });
+
   it('fills a gap in the live stream with sync', async () => {
     const { client, events } = makeClient('alice', { gapTimeoutMs: 50 });
     await client.connect();

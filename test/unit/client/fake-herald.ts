@@ -132,6 +132,33 @@ export class FakeHerald {
         });
         return;
       }
+      case 'createGroup': {
+        const conversationId = `grp:${frame.clientMessageId.replace(/-/g, '').slice(0, 22)}`;
+        const members = [conn.userId, ...frame.members.filter((m) => m !== conn.userId)];
+        const event: ConversationEvent = {
+          kind: 'group.created',
+          conversationId,
+          seq: 1,
+          at: 1_800_000_000_000,
+          actorId: conn.userId,
+          clientMessageId: frame.clientMessageId,
+          name: frame.name.trim(),
+          members,
+        };
+        this.events.set(conversationId, [event]);
+        for (const c of this.connections) {
+          if (c !== conn && c.ws.readyState === WebSocket.OPEN) this.push(c, { type: 'event', v: 1, event });
+        }
+        this.push(conn, {
+          type: 'ack',
+          v: 1,
+          conversationId,
+          clientMessageId: frame.clientMessageId,
+          seq: 1,
+          at: event.at,
+        });
+        return;
+      }
       case 'ping':
         if (this.answerPings)
           this.push(conn, {
