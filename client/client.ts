@@ -17,6 +17,7 @@ import {
   type SyncPageFrame,
 } from '../protocol';
 import { type BackoffOptions, backoffDelay } from './backoff';
+import { CatchUp } from './catch-up';
 import { Emitter } from './emitter';
 import { HeraldError, isRetryable } from './errors';
 import type { CommandAck, ConnectionState, HeraldEventMap } from './events';
@@ -169,8 +170,27 @@ export class HeraldClient {
   private readonly sentOn = new Map<string, number>();
   private readonly gapTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly reads = new Map<string, number>();
-  private readonly catchUpQueue = new Set<string>();
-  private catchUpRun: Promise<void> | undefined;
+  private readonly catchUp = new CatchUp({
+    sync: (positions) => this.request({ action: 'sync', v: 1, requestId: newId(), positions }),
+    historyAfter: (conversationId, afterSeq) =>
+      this.request({
+        action: 'history',
+        v: 1,
+        requestId: newId(),
+        conversationId,
+        afterSeq,
+        limit: LIMITS.maxHistoryPage,
+      }),
+    lastSeq: (conversationId) => this.sequencer.lastSeq(conversationId),
+    accept: (event) => this.acceptCaughtUp(event),
+    forget: (conversationId) => this.forget(conversationId),
+    failed: (conversationIds, error) => {
+      if (!(error instanceof HeraldError && error.code === 'CLOSED')) this.report(toHeraldError(error));
+      for (const id of conversationIds) this.release(id, []); // a known gap tries again later
+    },
+    pause: (ms) => new Promise<void>((resolve) => this.later(ms, resolve)),
+    stopped: () => this.connectionState === 'closed',
+  });
 
   constructor(private readonly options: HeraldClientOptions) {
     this.store = options.store ?? new MemoryStore();
@@ -212,7 +232,7 @@ export class HeraldClient {
     if (this.sequencer.isTracked(conversationId)) return;
     this.sequencer.track(conversationId, lastSeq);
     this.persist(() => this.store.setPosition(conversationId, lastSeq));
-    if (this.ready) this.requestCatchUp([conversationId]);
+    if (this.ready) void this.catchUp.request([conversationId]);
   }
 
   /**
@@ -493,8 +513,7 @@ export class HeraldClient {
 
   /** Catches up every followed conversation, then lets commands out: `sync` first finds those already stored. */
   private async afterOpen(link: Link, renewal: boolean): Promise<void> {
-    this.requestCatchUp(this.sequencer.tracked());
-    await this.catchUpRun;
+    await this.catchUp.request(this.sequencer.tracked());
     // A renewal missed nothing (the old connection kept receiving): listing again is for reconnections.
     if (!renewal && (this.options.discoverConversations ?? true)) await this.discover();
     if (link !== this.active || this.connectionState === 'closed') return;
@@ -707,7 +726,7 @@ export class HeraldClient {
     if (!command) return;
     if ('conversationId' in command.frame) {
       const { conversationId } = command.frame;
-      if (this.sequencer.isTracked(conversationId)) this.requestCatchUp([conversationId]);
+      if (this.sequencer.isTracked(conversationId)) void this.catchUp.request([conversationId]);
       else void this.findInHistory(conversationId);
     }
     if (this.active) this.ping(this.active);
@@ -885,7 +904,7 @@ export class HeraldClient {
     }
     // Our connection never gets our own event: fetch it, so the conversation has no hole.
     this.sequencer.noteExists(ack.conversationId, ack.seq);
-    if (this.sequencer.hasGap(ack.conversationId)) this.requestCatchUp([ack.conversationId]);
+    if (this.sequencer.hasGap(ack.conversationId)) void this.catchUp.request([ack.conversationId]);
   }
 
   /** The event an ack stands for, when the command says all of it (messages, edits, recalls). */
@@ -980,7 +999,7 @@ export class HeraldClient {
       conversationId,
       setTimeout(() => {
         this.gapTimers.delete(conversationId);
-        if (this.sequencer.hasGap(conversationId)) this.requestCatchUp([conversationId]);
+        if (this.sequencer.hasGap(conversationId)) void this.catchUp.request([conversationId]);
       }, this.options.gapTimeoutMs ?? 2_000),
     );
   }
@@ -1020,89 +1039,6 @@ export class HeraldClient {
   }
 
   // -- catching up ---------------------------------------------------------------------------------------------
-
-  /** Queues conversations for `sync`; one catch-up runs at a time and takes whatever was queued meanwhile. */
-  private requestCatchUp(conversationIds: Iterable<string>): void {
-    for (const id of conversationIds) if (this.sequencer.isTracked(id)) this.catchUpQueue.add(id);
-    if (this.catchUpRun || this.catchUpQueue.size === 0) return;
-    this.catchUpRun = (async () => {
-      await Promise.resolve(); // so that the finally below runs after this assignment
-      try {
-        while (this.catchUpQueue.size > 0 && this.connectionState !== 'closed') {
-          const batch = [...this.catchUpQueue].slice(0, LIMITS.maxSyncConversations);
-          for (const id of batch) this.catchUpQueue.delete(id);
-          await this.syncBatch(batch);
-        }
-      } finally {
-        this.catchUpRun = undefined;
-      }
-    })();
-  }
-
-  /** `sync` until every conversation of the batch has no more: `hasMore` repeats, `gap` pages history forwards. */
-  private async syncBatch(conversationIds: readonly string[]): Promise<void> {
-    let ids = conversationIds.filter((id) => this.sequencer.isTracked(id));
-    for (let round = 0; ids.length > 0 && round < 100; round++) {
-      const positions = ids.map((conversationId) => ({
-        conversationId,
-        afterSeq: this.sequencer.lastSeq(conversationId) ?? 0,
-      }));
-      let page: SyncPageFrame;
-      try {
-        page = await this.request({ action: 'sync', v: 1, requestId: newId(), positions });
-      } catch (error) {
-        if (error instanceof HeraldError && error.code === 'NOT_A_MEMBER') {
-          for (const id of ids) this.forget(id);
-          return;
-        }
-        if (!(error instanceof HeraldError && error.code === 'CLOSED')) this.report(toHeraldError(error));
-        for (const id of ids) this.release(id, []); // a known gap tries again later; a reconnection syncs all
-        return;
-      }
-      const answered = new Set<string>();
-      const again: string[] = [];
-      let stalled = false;
-      for (const result of page.results) {
-        answered.add(result.conversationId);
-        if ('gap' in result) {
-          await this.pageForward(result.conversationId);
-          continue;
-        }
-        for (const event of result.events) this.acceptCaughtUp(event);
-        if (result.hasMore) {
-          again.push(result.conversationId);
-          stalled ||= result.events.length === 0;
-        }
-      }
-      for (const id of ids) if (!answered.has(id)) this.forget(id); // no longer a member
-      ids = again;
-      if (stalled) await new Promise((resolve) => this.later(500, () => resolve(undefined)));
-    }
-  }
-
-  private async pageForward(conversationId: string): Promise<void> {
-    for (let more = true; more && this.connectionState !== 'closed'; ) {
-      const afterSeq = this.sequencer.lastSeq(conversationId) ?? 0;
-      let page: HistoryPageFrame;
-      try {
-        page = await this.request({
-          action: 'history',
-          v: 1,
-          requestId: newId(),
-          conversationId,
-          afterSeq,
-          limit: LIMITS.maxHistoryPage,
-        });
-      } catch (error) {
-        if (error instanceof HeraldError && error.code === 'NOT_A_MEMBER') this.forget(conversationId);
-        else if (!(error instanceof HeraldError && error.code === 'CLOSED'))
-          this.report(toHeraldError(error));
-        return;
-      }
-      for (const event of page.events) this.acceptCaughtUp(event);
-      more = page.hasMore && page.events.length > 0;
-    }
-  }
 
   private acceptCaughtUp(event: ConversationEvent): void {
     if (!this.sequencer.isTracked(event.conversationId)) return;
