@@ -146,6 +146,28 @@ describe('client SDK on the local cloud', () => {
     expect([...alice.errors, ...bob.errors]).toEqual([]);
   }, 60_000);
 
+  it('receipts, typing and presence arrive as typed events', async () => {
+    const [a, b] = [unique('ea'), unique('eb')];
+    const conv = directId(a, b);
+    const alice = sdk(a);
+    await alice.client.connect();
+    await alice.client.send(conv, 'ping me'); // makes them contacts
+    const online = new Promise<boolean>((resolve) => alice.client.on('presence', (p) => resolve(p.online)));
+    const bob = sdk(b);
+    await bob.client.connect();
+    expect(await online).toBe(true);
+
+    const receipt = new Promise<number>((resolve) => alice.client.on('receipt', (r) => resolve(r.readSeq)));
+    bob.client.markRead(conv, 1);
+    expect(await receipt).toBe(1);
+    const typing = new Promise<string>((resolve) =>
+      bob.client.on('typing', (t) => resolve(`${t.userId} ${t.state}`)),
+    );
+    alice.client.typing(conv, 'start');
+    expect(await typing).toBe(`${a} start`);
+    expect([...alice.errors, ...bob.errors]).toEqual([]);
+  });
+
   it('a receiver whose socket dies in the middle of a 40-message burst ends with every message once, in order', async () => {
     const [a, b] = [unique('ba'), unique('bb')];
     const conv = directId(a, b);

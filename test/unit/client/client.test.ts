@@ -318,6 +318,30 @@ describe('HeraldClient against a fake Herald', () => {
     expect(store.load().pending).toEqual([]);
   });
 
+  it('sends the highest read position of each conversation on reconnect; drops typing while offline', async () => {
+    const { client } = makeClient('alice', { backoff: { baseMs: 300, maxMs: 300 }, random: () => 0.99 });
+    await client.connect();
+    client.markRead(conv, 3);
+    await server.until(() => server.received.some((r) => r.frame.action === 'markRead'));
+    const lost = next(client, 'state', (s) => s.state === 'reconnecting');
+    for (const c of server.live('alice')) c.ws.terminate();
+    await lost;
+    client.markRead(conv, 5);
+    client.markRead(conv, 4);
+    client.markRead('grp:other', 9);
+    client.typing(conv, 'start');
+    await next(client, 'synced');
+    await server.until(() => server.received.filter((r) => r.frame.action === 'markRead').length === 3);
+    const reads = server.received.flatMap((r) => (r.frame.action === 'markRead' ? [r.frame] : []));
+    expect(reads.map((f) => [f.conversationId, f.seq])).toEqual([
+      [conv, 3],
+      [conv, 5],
+      ['grp:other', 9],
+    ]);
+    expect(reads.every((f) => typeof f.requestId === 'string')).toBe(true);
+    expect(server.received.some((r) => r.frame.action === 'typing')).toBe(false);
+  });
+
   it('keeps unanswered sends in a LocalStorageStore across a restart, and the next client flushes them in order', async () => {
     const items = new Map<string, string>();
     const storage = {
