@@ -487,7 +487,18 @@ export class HeraldClient {
     ws.addEventListener('open', () => this.onOpen(link));
     ws.addEventListener('message', (event) => this.onMessage(link, event.data));
     ws.addEventListener('close', () => this.onClose(link));
-    ws.addEventListener('error', () => undefined); // a close event follows every error
+    // A close event follows an error, except in Node's built-in WebSocket when the handshake is refused (a 401
+    // from the authorizer): it fires `error` and then stays CONNECTING for good. An error before `open` is
+    // therefore taken as the close; the close event, if it comes after all, finds the link closed already.
+    ws.addEventListener('error', () => {
+      if (link.open || link.closed) return;
+      try {
+        ws.close();
+      } catch {
+        // closing a socket that never opened may throw; it is being dropped anyway
+      }
+      this.onClose(link);
+    });
   }
 
   private onOpen(link: Link): void {

@@ -429,6 +429,48 @@ describe('HeraldClient against a fake Herald', () => {
     client.close();
   });
 
+  it('retries a handshake whose socket reports an error and never closes (Node’s WebSocket on a 401)', async () => {
+    let refused = 0;
+    /** The first socket behaves like Node 22's global WebSocket refused with 401: `error`, then nothing. */
+    class RefusedOnce {
+      static instances = 0;
+      private readonly inner: WebSocket | undefined;
+      private readonly listeners = new Map<string, ((event: unknown) => void)[]>();
+      constructor(url: string) {
+        if (RefusedOnce.instances++ === 0) {
+          refused += 1;
+          setTimeout(() => {
+            for (const listener of this.listeners.get('error') ?? []) listener(new Error('401'));
+          }, 5);
+        } else {
+          this.inner = new WebSocket(url);
+        }
+      }
+      get readyState() {
+        return this.inner?.readyState ?? 0;
+      }
+      addEventListener(type: string, listener: (event: never) => void) {
+        if (this.inner) this.inner.addEventListener(type as 'open', listener as () => void);
+        else
+          this.listeners.set(type, [...(this.listeners.get(type) ?? []), listener as (e: unknown) => void]);
+      }
+      send(data: string) {
+        this.inner?.send(data);
+      }
+      close() {
+        this.inner?.close();
+      }
+    }
+    const alice = makeClient('alice', {
+      WebSocket: RefusedOnce as unknown as HeraldClientOptions['WebSocket'],
+    });
+    await alice.client.connect();
+    expect(refused).toBe(1);
+    expect(alice.states).toContain('reconnecting');
+    expect(alice.client.state).toBe('open');
+    expect(alice.tokens()).toBe(2);
+  });
+
   it('pings when idle, and replaces a connection whose pong does not come', async () => {
     const { client, states } = makeClient('alice', { pingIntervalMs: 40, pongTimeoutMs: 80 });
     await client.connect();
