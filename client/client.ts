@@ -1017,36 +1017,9 @@ export class HeraldClient {
 
   private emitEvent(event: ConversationEvent): void {
     this.emitter.emit('event', event);
-    switch (event.kind) {
-      case 'message':
-        this.emitter.emit('message', event);
-        return;
-      case 'edit':
-        this.emitter.emit('edit', event);
-        return;
-      case 'recall':
-        this.emitter.emit('recall', event);
-        return;
-      case 'group.created':
-        this.emitter.emit('group.created', event);
-        return;
-      case 'members.added':
-        this.emitter.emit('members.added', event);
-        return;
-      case 'members.removed':
-        this.emitter.emit('members.removed', event);
-        return;
-      case 'member.left':
-        this.emitter.emit('member.left', event);
-        return;
-      case 'group.renamed':
-        this.emitter.emit('group.renamed', event);
-        return;
-      default: {
-        const unhandled: never = event;
-        throw new Error(`no case for event ${JSON.stringify(unhandled)}`);
-      }
-    }
+    // Every kind has an event of its own name whose payload is that kind (HeraldEventMap): TypeScript cannot
+    // follow the union through the key, hence the one cast.
+    (this.emitter as Emitter<Record<ConversationEvent['kind'], ConversationEvent>>).emit(event.kind, event);
   }
 
   // -- catching up ---------------------------------------------------------------------------------------------

@@ -1,24 +1,7 @@
-import type {
-  AddMembersFrame,
-  CreateGroupFrame,
-  EditFrame,
-  LeaveFrame,
-  RecallFrame,
-  RemoveMembersFrame,
-  RenameFrame,
-  SendFrame,
-} from '../protocol';
+import type { AckedFrame } from '../protocol';
 
 /** The frames answered by an `ack`: the SDK queues, persists and retries them. */
-export type CommandFrame =
-  | SendFrame
-  | EditFrame
-  | RecallFrame
-  | CreateGroupFrame
-  | AddMembersFrame
-  | RemoveMembersFrame
-  | LeaveFrame
-  | RenameFrame;
+export type CommandFrame = AckedFrame;
 
 /** A command waiting for its `ack`, as the store keeps it. */
 export interface PendingCommand {

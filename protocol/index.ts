@@ -248,6 +248,16 @@ export type SyncFrame = z.infer<typeof SyncFrame>;
 export type ListConversationsFrame = z.infer<typeof ListConversationsFrame>;
 export type ListMembersFrame = z.infer<typeof ListMembersFrame>;
 export type ClientAction = ClientFrame['action'];
+/** The frames that become a stored event and are answered by an `ack` (the SDK queues and retries them). */
+export type AckedFrame =
+  | SendFrame
+  | EditFrame
+  | RecallFrame
+  | CreateGroupFrame
+  | AddMembersFrame
+  | RemoveMembersFrame
+  | LeaveFrame
+  | RenameFrame;
 
 /** The schema of each action's frame: validation looks the action up here, for precise errors. */
 export const CLIENT_FRAMES = {

@@ -1,31 +1,12 @@
-import type {
-  AddMembersFrame,
-  CreateGroupFrame,
-  EditFrame,
-  LeaveFrame,
-  MarkReadFrame,
-  RecallFrame,
-  RemoveMembersFrame,
-  RenameFrame,
-  SendFrame,
-  UserId,
-} from '../../protocol';
+import type { AckedFrame, CreateGroupFrame, MarkReadFrame, UserId } from '../../protocol';
 import { groupConversationId } from './apply-command';
 import type { QueuedCommand } from './commands';
 import { isMember } from './conversations';
 import { type FrameRef, NotAMemberError } from './errors';
 import type { Clock, CommandQueue, MembershipDirectory } from './ports';
 
-export type CommandFrame =
-  | SendFrame
-  | EditFrame
-  | RecallFrame
-  | CreateGroupFrame
-  | AddMembersFrame
-  | RemoveMembersFrame
-  | LeaveFrame
-  | RenameFrame
-  | MarkReadFrame;
+/** The frames of the command route: those answered by an ack, and markRead. */
+export type CommandFrame = AckedFrame | MarkReadFrame;
 
 export interface AcceptCommandDeps {
   readonly directory: MembershipDirectory;
