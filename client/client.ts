@@ -382,37 +382,29 @@ export class HeraldClient {
     conversationId: string,
     page: { readonly beforeSeq?: number; readonly afterSeq?: number; readonly limit?: number } = {},
   ): Promise<HistoryPage> {
-    const {
-      type: _t,
-      v: _v,
-      requestId: _r,
-      ...rest
-    } = await this.request({
-      action: 'history',
-      v: 1,
-      requestId: newId(),
-      conversationId,
-      ...page,
-    });
-    return rest;
+    return answerOf(
+      await this.request({
+        action: 'history',
+        v: 1,
+        requestId: newId(),
+        conversationId,
+        ...page,
+      }),
+    );
   }
 
   /** One page of your conversations, newest activity first; pass the previous page's `nextCursor` for the next. */
   async listConversations(
     page: { readonly cursor?: string; readonly limit?: number } = {},
   ): Promise<ConversationsPage> {
-    const {
-      type: _t,
-      v: _v,
-      requestId: _r,
-      ...rest
-    } = await this.request({
-      action: 'listConversations',
-      v: 1,
-      requestId: newId(),
-      ...page,
-    });
-    return rest;
+    return answerOf(
+      await this.request({
+        action: 'listConversations',
+        v: 1,
+        requestId: newId(),
+        ...page,
+      }),
+    );
   }
 
   /** One page of a conversation's members, ascending by user id. */
@@ -420,19 +412,15 @@ export class HeraldClient {
     conversationId: string,
     page: { readonly cursor?: string; readonly limit?: number } = {},
   ): Promise<MembersPage> {
-    const {
-      type: _t,
-      v: _v,
-      requestId: _r,
-      ...rest
-    } = await this.request({
-      action: 'listMembers',
-      v: 1,
-      requestId: newId(),
-      conversationId,
-      ...page,
-    });
-    return rest;
+    return answerOf(
+      await this.request({
+        action: 'listMembers',
+        v: 1,
+        requestId: newId(),
+        conversationId,
+        ...page,
+      }),
+    );
   }
 
   // -- connection ----------------------------------------------------------------------------------------------
@@ -1095,4 +1083,12 @@ export class HeraldClient {
 
 function toHeraldError(error: unknown): HeraldError {
   return error instanceof HeraldError ? error : new HeraldError('INTERNAL', String(error), { cause: error });
+}
+
+/** A query's answer without its envelope (`type`, `v`, and the `requestId` that matched it). */
+function answerOf<F extends { readonly type: string; readonly v: number; readonly requestId: string }>(
+  frame: F,
+): Omit<F, 'type' | 'v' | 'requestId'> {
+  const { type: _type, v: _v, requestId: _requestId, ...answer } = frame;
+  return answer;
 }
