@@ -261,21 +261,8 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
     const requestId = awsId();
     const requestTimeEpoch = Date.now();
     const query = queryMaps(url.searchParams);
-    const context = (routeKey: string): Json => ({
-      routeKey,
-      eventType: 'CONNECT',
-      extendedRequestId: requestId,
-      requestTime: requestTime(requestTimeEpoch),
-      messageDirection: 'IN',
-      stage,
-      connectedAt: conn.connectedAt,
-      requestTimeEpoch,
-      identity: identityOf(conn),
-      requestId,
-      domainName,
-      connectionId: conn.id,
-      apiId: api.apiId,
-    });
+    const context = (routeKey: string): Json =>
+      requestContextOf(conn, { routeKey, eventType: 'CONNECT' }, requestId, requestTimeEpoch);
     const forwarded: [string, string][] = [
       ['X-Amzn-Trace-Id', traceId()],
       ['X-Forwarded-For', conn.sourceIp],
@@ -435,23 +422,14 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
       return;
     }
     const requestTimeEpoch = Date.now();
-    const requestContext: Json = {
-      routeKey: route.routeKey,
-      messageId: awsId(),
-      eventType: 'MESSAGE',
-      extendedRequestId: requestId,
-      requestTime: requestTime(requestTimeEpoch),
-      messageDirection: 'IN',
-      stage,
-      connectedAt: conn.connectedAt,
+    const requestContext = requestContextOf(
+      conn,
+      { routeKey: route.routeKey, messageId: awsId(), eventType: 'MESSAGE' },
+      requestId,
       requestTimeEpoch,
       // Captured MESSAGE events carry the source IP only.
-      identity: { sourceIp: conn.sourceIp },
-      requestId,
-      domainName,
-      connectionId: conn.id,
-      apiId: api.apiId,
-    };
+      { sourceIp: conn.sourceIp },
+    );
     if (conn.authorizer) requestContext.authorizer = { ...conn.authorizer };
     let result: unknown;
     try {
@@ -515,23 +493,17 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
       'X-Forwarded-For': '',
       'x-restapi': '',
     };
-    const requestContext: Json = {
-      routeKey: '$disconnect',
-      disconnectStatusCode: statusCode,
-      eventType: 'DISCONNECT',
-      extendedRequestId: requestId,
-      requestTime: requestTime(requestTimeEpoch),
-      messageDirection: 'IN',
-      disconnectReason: reason,
-      stage,
-      connectedAt: conn.connectedAt,
-      requestTimeEpoch,
-      identity: identityOf(conn),
+    const requestContext = requestContextOf(
+      conn,
+      {
+        routeKey: '$disconnect',
+        disconnectStatusCode: statusCode,
+        eventType: 'DISCONNECT',
+        disconnectReason: reason,
+      },
       requestId,
-      domainName,
-      connectionId: conn.id,
-      apiId: api.apiId,
-    };
+      requestTimeEpoch,
+    );
     if (conn.authorizer) requestContext.authorizer = { ...conn.authorizer };
     const event = {
       headers,
@@ -648,6 +620,30 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
 
   function isStagePath(pathname: string): boolean {
     return pathname === `/${stage}` || pathname === `/${stage}/`;
+  }
+
+  /** An event's requestContext: what tells the events apart (`own`), then what every event of a connection has. */
+  function requestContextOf(
+    conn: Connection,
+    own: Json,
+    requestId: string,
+    requestTimeEpoch: number,
+    identity: Json = identityOf(conn),
+  ): Json {
+    return {
+      ...own,
+      extendedRequestId: requestId,
+      requestTime: requestTime(requestTimeEpoch),
+      messageDirection: 'IN',
+      stage,
+      connectedAt: conn.connectedAt,
+      requestTimeEpoch,
+      identity,
+      requestId,
+      domainName,
+      connectionId: conn.id,
+      apiId: api.apiId,
+    };
   }
 
   function identityOf(conn: Connection): Json {
