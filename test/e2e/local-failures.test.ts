@@ -12,6 +12,7 @@ import WebSocket from 'ws';
 import { type LocalHerald, REPO_ROOT, startLocalHerald } from '../../local/herald-local';
 import { sqsClient } from '../../local/services/aws-clients';
 import { mintToken, readSigningSecret } from '../../local/tokens';
+import { queueDepth } from '../helpers/provision';
 import { directId, unique } from './client';
 
 const isLocal = inject('heraldTarget').kind === 'local';
@@ -129,16 +130,7 @@ describe.runIf(isLocal)('connection limits and redrive (own local Herald)', () =
       );
       expect(Number(Attributes?.ApproximateNumberOfMessages)).toBe(1);
     }, 45_000);
-    const { Attributes } = await sqs.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: outputs.MessageQueueUrl,
-        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-      }),
-    );
-    expect(
-      Number(Attributes?.ApproximateNumberOfMessages) +
-        Number(Attributes?.ApproximateNumberOfMessagesNotVisible),
-    ).toBe(0);
+    expect(await queueDepth(sqs, String(outputs.MessageQueueUrl))).toBe(0);
     ria.ws.close();
   }, 60_000);
 });

@@ -28,6 +28,22 @@ import { sqsClient } from '../../local/services/aws-clients';
 
 export const runId = () => randomUUID().slice(0, 8);
 
+/** Messages on a queue, visible or in flight (SQS's approximate counts): 0 once everything was consumed. */
+export async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
+  const visible = Attributes?.ApproximateNumberOfMessages;
+  const inFlight = Attributes?.ApproximateNumberOfMessagesNotVisible;
+  if (visible === undefined || inFlight === undefined) {
+    throw new Error(`${queueUrl} reported no message counts`);
+  }
+  return Number(visible) + Number(inFlight);
+}
+
 export function documentClient(): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(new DynamoDBClient({}), {
     marshallOptions: { removeUndefinedValues: true },

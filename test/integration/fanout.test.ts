@@ -58,6 +58,7 @@ import {
   createHeraldTables,
   documentClient,
   type HeraldTableNames,
+  queueDepth,
   runId,
   testSqsClient,
 } from '../helpers/provision';
@@ -268,17 +269,8 @@ async function eventually(check: () => void | Promise<void>, timeoutMs = 20_000)
   }
 }
 
-async function depth(queueUrl: string): Promise<number> {
-  const { Attributes } = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return (
-    Number(Attributes?.ApproximateNumberOfMessages ?? 0) +
-    Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
-  );
+function depth(queueUrl: string): Promise<number> {
+  return queueDepth(sqs, queueUrl);
 }
 
 /** Registers one connection row per id (as $connect does) and marks the ids live at the endpoint. */

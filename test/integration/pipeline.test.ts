@@ -3,7 +3,7 @@
  * an SQS event source -> delivery -> DynamoDB Local -> @connections, through the production handlers and the
  * composition root, configured by environment variables exactly as the stack configures them.
  */
-import { GetQueueAttributesCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../lambdas/config';
@@ -17,6 +17,7 @@ import {
   documentClient,
   type FifoQueuePair,
   type HeraldTableNames,
+  queueDepth,
   runId,
   testSqsClient,
 } from '../helpers/provision';
@@ -291,8 +292,8 @@ describe('the Herald pipeline on DynamoDB Local and fauxqs', () => {
     endpoint.failing.set(zoraConn, 500);
     await send(a, artConn, conversationId, 'doomed');
 
-    await eventually(async () => expect(await approximateCount(queues.dlqUrl)).toBe(2), 30_000);
-    expect(await approximateCount(queues.queueUrl)).toBe(0);
+    await eventually(async () => expect(await queueDepth(sqs, queues.dlqUrl)).toBe(2), 30_000);
+    expect(await queueDepth(sqs, queues.queueUrl)).toBe(0);
 
     // The conversation is not wedged: the doomed message was stored (seq 1) and the next one is seq 2.
     endpoint.failing.delete(zoraConn);
@@ -302,16 +303,3 @@ describe('the Herald pipeline on DynamoDB Local and fauxqs', () => {
     );
   });
 });
-
-async function approximateCount(queueUrl: string): Promise<number> {
-  const { Attributes } = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return (
-    Number(Attributes?.ApproximateNumberOfMessages ?? 0) +
-    Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
-  );
-}
