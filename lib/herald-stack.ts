@@ -12,6 +12,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
+import { CONNECTIONS_KEY } from '../lambdas/adapters/dynamo-keys';
 import { ENV, INDEX, MAX_RECALL_WINDOW_SECONDS } from '../lambdas/config';
 import { CLIENT_ACTIONS, LIMITS, ROUTES } from '../protocol';
 import { HeraldAlarms } from './constructs/alarms';
@@ -229,35 +230,46 @@ export class HeraldStack extends Stack {
     // IAM. test/infra/herald-stack.test.ts pins the resulting matrix; a new adapter call means updating both.
     // ---- authorizer: the dev signing secret (jwks mode needs no AWS permission at all).
     this.auth.devSecret?.grantRead(authorizer);
-    const byUser = indexArn(connections, INDEX.connectionsByUser);
     const byMember = indexArn(conversations, INDEX.conversationsByMember);
     const postToConnections = this.formatArn({
       service: 'execute-api',
       resource: this.webSocket.api.apiId,
       resourceName: `${this.webSocket.stage.stageName}/POST/@connections/*`,
     });
-    // connect: PutItem of its own row; presence: the user's other connections and their contacts (members
-    // of their conversations), stale-row cleanup, and POST to those contacts' connections.
-    allow(
-      connect,
-      ['dynamodb:PutItem', 'dynamodb:BatchGetItem', 'dynamodb:DeleteItem'],
-      [connections.tableArn],
-    );
-    // disconnect: DeleteItem of its own row, and the same presence reads and pushes.
-    allow(disconnect, ['dynamodb:DeleteItem', 'dynamodb:BatchGetItem'], [connections.tableArn]);
+    // Connections table, for every function that finds or removes connections: the user items that name a
+    // user's connections are read by key (GetItem, BatchGetItem); a connection is removed by reading its row,
+    // updating its user item and deleting the row (410 cleanup, $disconnect). UpdateItem is limited to the
+    // user items (keys `user#...`): only the flood-limited routes update connection rows.
+    const findAndRemoveConnections = (fn: HeraldFunction) => {
+      allow(fn, ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:DeleteItem'], [connections.tableArn]);
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['dynamodb:UpdateItem'],
+          resources: [connections.tableArn],
+          conditions: {
+            'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${CONNECTIONS_KEY.userPrefix}*`] },
+          },
+        }),
+      );
+    };
+    // connect: PutItem of its own row and the user item's update; presence: the user's other connections and
+    // their contacts (members of their conversations), stale-row cleanup, and POST to those contacts'
+    // connections.
+    allow(connect, ['dynamodb:PutItem'], [connections.tableArn]);
+    findAndRemoveConnections(connect);
+    // disconnect: the removal of its own connection, and the same presence reads and pushes.
+    findAndRemoveConnections(disconnect);
     for (const fn of [connect, disconnect]) {
-      allow(fn, ['dynamodb:Query'], [byUser, conversations.tableArn, byMember]);
+      allow(fn, ['dynamodb:Query'], [conversations.tableArn, byMember]);
       allow(fn, ['execute-api:ManageConnections'], [postToConnections]);
     }
     // ephemeral (typing): the membership check, the typing gate and flood limit on its connection row, the
     // members' connections, stale-row cleanup, and POST.
     allow(ephemeral, ['dynamodb:GetItem', 'dynamodb:Query'], [conversations.tableArn]);
-    allow(ephemeral, ['dynamodb:Query'], [byMember, byUser]);
-    allow(
-      ephemeral,
-      ['dynamodb:UpdateItem', 'dynamodb:BatchGetItem', 'dynamodb:DeleteItem'],
-      [connections.tableArn],
-    );
+    allow(ephemeral, ['dynamodb:Query'], [byMember]);
+    // ephemeral also updates connection rows (typing gate, flood limit): UpdateItem on any key.
+    findAndRemoveConnections(ephemeral);
+    allow(ephemeral, ['dynamodb:UpdateItem'], [connections.tableArn]);
     allow(ephemeral, ['execute-api:ManageConnections'], [postToConnections]);
     // command and query: the per-connection flood limit (one conditional update on the connection row).
     allow(command, ['dynamodb:UpdateItem'], [connections.tableArn]);
@@ -273,7 +285,7 @@ export class HeraldStack extends Stack {
       [indexArn(conversations, INDEX.conversationsByMember), messages.tableArn],
     );
     // default: nothing. deliver: reads and upserts (never deletes) on Conversations and Messages for the
-    // append transaction, the members' connections through the byUser index only, the 410 cleanup, POST to
+    // append transaction, the members' connections (their user items), the 410 cleanup, POST to
     // @connections of this stage, and forwarding poison records straight to the DLQ (the event source adds
     // consuming the main queue).
     // Conversations: meta, member and idempotency rows (read, append transaction, a leave's condition check,
@@ -290,10 +302,9 @@ export class HeraldStack extends Stack {
       [conversations.tableArn],
     );
     allow(deliver, ['dynamodb:GetItem', ...DYNAMO_UPSERT], [messages.tableArn]);
-    // deliver and fanout: the members' connections through the byUser index only, the 410 cleanup, POST.
+    // deliver and fanout: the members' connections (BatchGetItem of their user items), the 410 cleanup, POST.
     for (const fn of [deliver, fanout]) {
-      allow(fn, ['dynamodb:Query'], [byUser]);
-      allow(fn, ['dynamodb:DeleteItem'], [connections.tableArn]);
+      findAndRemoveConnections(fn);
       allow(fn, ['execute-api:ManageConnections'], [postToConnections]);
     }
     this.pipeline.deadLetterQueue.grantSendMessages(deliver);

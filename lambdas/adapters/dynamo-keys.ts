@@ -6,3 +6,13 @@ export const CONVERSATION_SK = {
   sendPrefix: 'send#',
   send: (idempotencyKey: string) => `send#${idempotencyKey}`,
 } as const;
+
+/**
+ * Partition keys of the Connections table's user items (see DynamoConnectionStore): `user#<userId>`, beside the
+ * connection rows keyed by API Gateway's connection ids, which never contain `#`. The stack's IAM grants rely on
+ * the prefix too.
+ */
+export const CONNECTIONS_KEY = {
+  userPrefix: 'user#',
+  user: (userId: string) => `user#${userId}`,
+} as const;

@@ -1,14 +1,19 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
-  DeleteCommand,
   type DynamoDBDocumentClient,
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { ConversationId, UserId } from '../../protocol';
 import type { ConnectionActivity, ConnectionActivityRecord, ContactDirectory } from '../core/presence-ports';
-import { connectionIdsOfUser } from './dynamo-connection-store';
+import {
+  BATCH_GET_KEYS,
+  BATCH_GET_ROUNDS,
+  connectionIdsOfUser,
+  removeConnectionRow,
+  sleep,
+} from './dynamo-connection-store';
+import { isConditionFailure } from './dynamo-errors';
 import { CONVERSATION_SK } from './dynamo-keys';
 
 /**
@@ -28,28 +33,17 @@ export const CONNECTION_ROW = {
   typing: 'typing',
 } as const;
 
-/** BatchGetItem takes at most 100 keys. */
-const BATCH_GET_KEYS = 100;
-/** Rounds of UnprocessedKeys retries (with exponential backoff) before a read fails. */
-const BATCH_GET_ROUNDS = 6;
-
-export function isConditionFailure(error: unknown): error is ConditionalCheckFailedException {
-  return (
-    error instanceof ConditionalCheckFailedException ||
-    (error instanceof Error && error.name === 'ConditionalCheckFailedException')
-  );
-}
-
 /**
- * Connection activity on the Connections table. A user's connections are found through the KEYS_ONLY byUser
- * index (eventually consistent) and then read from the table itself with ConsistentRead, so a row deleted a
- * moment ago is never counted as a connection.
+ * Connection activity on the Connections table. A user's connections are named by their user item (see
+ * DynamoConnectionStore) and their rows then read with ConsistentRead, so a connection removed a moment ago is
+ * never counted.
  */
 export class DynamoConnectionActivity implements ConnectionActivity {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
-    private readonly byUserIndex: string,
+    // Until the composition root stops passing the byUser index name (the index is no longer read).
+    _legacyByUserIndex?: string,
   ) {}
 
   async touch(connectionId: string, now: number, ifLastSeenBefore: number): Promise<boolean> {
@@ -78,27 +72,13 @@ export class DynamoConnectionActivity implements ConnectionActivity {
     }
   }
 
-  async removeIfConnectedBefore(connectionId: string, connectedBefore: number): Promise<boolean> {
-    try {
-      await this.db.send(
-        new DeleteCommand({
-          TableName: this.tableName,
-          Key: { [CONNECTION_ROW.key]: connectionId },
-          ConditionExpression: '#at < :before',
-          ExpressionAttributeNames: { '#at': CONNECTION_ROW.connectedAt },
-          ExpressionAttributeValues: { ':before': connectedBefore },
-        }),
-      );
-      return true;
-    } catch (error) {
-      // Already gone, or still within its $connect: either way, nothing to delete.
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+  removeIfConnectedBefore(connectionId: string, connectedBefore: number): Promise<boolean> {
+    // Already gone, or still within its $connect: either way, nothing to delete.
+    return removeConnectionRow(this.db, this.tableName, connectionId, connectedBefore);
   }
 
   async connectionsOf(userId: UserId): Promise<ConnectionActivityRecord[]> {
-    const ids = await connectionIdsOfUser(this.db, this.tableName, this.byUserIndex, userId);
+    const ids = await connectionIdsOfUser(this.db, this.tableName, userId);
     const records: ConnectionActivityRecord[] = [];
     for (let i = 0; i < ids.length; i += BATCH_GET_KEYS) {
       const items = await this.batchGet(ids.slice(i, i + BATCH_GET_KEYS));
@@ -200,8 +180,4 @@ export class DynamoContactDirectory implements ContactDirectory {
     } while (startKey !== undefined && ids.length < limit);
     return ids.slice(0, limit);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

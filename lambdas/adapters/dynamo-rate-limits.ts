@@ -4,7 +4,8 @@ import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamod
 import type { ConversationId } from '../../protocol';
 import type { FrameRateLimiter } from '../core/rate-limit';
 import type { TypingGate, TypingState } from '../core/typing';
-import { CONNECTION_ROW, isConditionFailure } from './dynamo-presence';
+import { isConditionFailure } from './dynamo-errors';
+import { CONNECTION_ROW } from './dynamo-presence';
 
 export interface RateLimitPolicy {
   /** Frames a connection may send in any `frameWindowMs` (FRAME_POLICY). */

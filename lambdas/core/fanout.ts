@@ -8,7 +8,6 @@
  */
 import * as z from 'zod';
 import { ConversationId, LIMITS, ServerFrame, UserId } from '../../protocol';
-import { settleWithLimit } from './concurrency';
 import { type PushDeps, type PushReport, postAll } from './push';
 
 /** For logs and metrics only: which frame a job carries, and which of the audience's chunks it is. */
@@ -81,14 +80,7 @@ export interface FanoutReport extends PushReport {
  * failing. A retried job pushes again to all its connections: clients drop repeats by seq.
  */
 export async function deliverFanoutJob(deps: FanoutDeps, job: FanoutJob): Promise<FanoutReport> {
-  const lookups = await settleWithLimit(job.users, deps.concurrency, (userId) =>
-    deps.connections.listByUser(userId),
-  );
-  const targets = new Set<string>();
-  for (const lookup of lookups) {
-    if (lookup.status === 'rejected') throw lookup.reason;
-    for (const connectionId of lookup.value) targets.add(connectionId);
-  }
+  const targets = new Set((await deps.connections.listByUsers(job.users)).map((c) => c.connectionId));
   if (job.exceptConnectionId !== undefined) targets.delete(job.exceptConnectionId);
   const posts = [...targets].map((connectionId) => ({ connectionId, frame: job.frame }));
   if (job.own !== undefined && job.exceptConnectionId !== undefined) {

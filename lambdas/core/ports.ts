@@ -27,8 +27,19 @@ export interface ConnectionStore {
    * also answers 410 while a connection's $connect is still running, and that row must stay.
    */
   removeGone(connectionId: string): Promise<void>;
-  /** The live connection ids of one user, read through an index (never a Scan). */
-  listByUser(userId: UserId): Promise<string[]>;
+  /**
+   * The live connections of every user of `userIds` (repeats ignored; a user without one contributes nothing),
+   * read by key in batches: never a Scan, and not one call per user.
+   */
+  listByUsers(userIds: readonly UserId[]): Promise<LiveConnection[]>;
+}
+
+/** A live connection and its user, as `ConnectionStore.listByUsers` finds it. */
+export interface LiveConnection {
+  readonly connectionId: string;
+  readonly userId: UserId;
+  /** Milliseconds since the epoch. */
+  readonly connectedAt: number;
 }
 
 export type MemberRole = 'owner' | 'admin' | 'member';

@@ -152,15 +152,12 @@ export async function pushEphemeral(
     failed++;
     firstFailure ??= reason;
   };
-  const lookups = await settleWithLimit(audience, deps.concurrency, (userId) =>
-    deps.connections.listByUser(userId),
-  );
   const owners = new Map<string, UserId>();
-  lookups.forEach((lookup, index) => {
-    const userId = audience[index];
-    if (lookup.status === 'rejected') fail(lookup.reason);
-    else if (userId !== undefined) for (const connectionId of lookup.value) owners.set(connectionId, userId);
-  });
+  try {
+    for (const c of await deps.connections.listByUsers(audience)) owners.set(c.connectionId, c.userId);
+  } catch (error) {
+    fail(error);
+  }
   const targets = [...owners.keys()];
   const posts = await settleWithLimit(targets, deps.concurrency, async (connectionId) => {
     const outcome = await deps.notifier.post(connectionId, frame);

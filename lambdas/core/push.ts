@@ -88,8 +88,7 @@ export async function pushToAudience(deps: PushDeps, audience: Audience): Promis
   if (deps.fanout !== undefined && (audience.viaFanout ?? users.length > FANOUT_THRESHOLD)) {
     return fanOut(deps, deps.fanout, users, audience);
   }
-  const lists = await Promise.all(users.map((u) => deps.connections.listByUser(u)));
-  const targets = new Set(lists.flat());
+  const targets = new Set((await deps.connections.listByUsers(users)).map((c) => c.connectionId));
   const origin = audience.origin;
   if (origin) {
     targets.delete(origin.connectionId);

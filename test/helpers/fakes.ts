@@ -13,6 +13,7 @@ import type {
   ConnectionStore,
   ConversationRecord,
   EventStore,
+  LiveConnection,
   MemberRecord,
   MembershipDirectory,
   Notifier,
@@ -45,8 +46,11 @@ export class InMemoryConnectionStore implements ConnectionStore {
   async removeGone(connectionId: string): Promise<void> {
     this.rows.delete(connectionId);
   }
-  async listByUser(userId: UserId): Promise<string[]> {
-    return [...this.rows.values()].filter((r) => r.userId === userId).map((r) => r.connectionId);
+  async listByUsers(userIds: readonly UserId[]): Promise<LiveConnection[]> {
+    const users = new Set(userIds);
+    return [...this.rows.values()]
+      .filter((r) => users.has(r.userId))
+      .map(({ connectionId, userId, connectedAt }) => ({ connectionId, userId, connectedAt }));
   }
   connect(userId: UserId, ...connectionIds: string[]): void {
     for (const connectionId of connectionIds) {

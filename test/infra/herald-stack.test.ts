@@ -598,7 +598,8 @@ describe('IAM: each function can do what its handler does, and nothing more', ()
   const postToConnections =
     'arn:{AWS::Partition}:execute-api:{AWS::Region}:{AWS::AccountId}:<WebSocket/Api>/prod/POST/@connections/*';
   const CONNECTIONS = '<Tables/Connections>';
-  const BY_USER = '<Tables/Connections>/index/byUser';
+  /** Connections' user items only (`dynamodb:LeadingKeys` user#*): the item that names a user's connections. */
+  const USER_ITEMS = '<Tables/Connections> [keys user#*]';
   const CONVERSATIONS = '<Tables/Conversations>';
   const BY_MEMBER = '<Tables/Conversations>/index/byMember';
   const MESSAGES = '<Tables/Messages>';
@@ -614,8 +615,15 @@ describe('IAM: each function can do what its handler does, and nothing more', ()
     'sqs:GetQueueUrl': [queue],
     'sqs:ReceiveMessage': [queue],
   });
-  /** Presence ($connect, $disconnect, and typing's follow-up of gone users): who is online, whom to tell. */
-  const PRESENCE_QUERIES = { 'dynamodb:Query': [BY_USER, CONVERSATIONS, BY_MEMBER] };
+  /** Presence ($connect, $disconnect, and typing's follow-up of gone users): whom to tell. */
+  const PRESENCE_QUERIES = { 'dynamodb:Query': [CONVERSATIONS, BY_MEMBER] };
+  /** Finding users' connections (their user items) and removing a connection (row read, entry, row delete). */
+  const FIND_AND_REMOVE_CONNECTIONS = {
+    'dynamodb:GetItem': [CONNECTIONS],
+    'dynamodb:BatchGetItem': [CONNECTIONS],
+    'dynamodb:DeleteItem': [CONNECTIONS],
+    'dynamodb:UpdateItem': [USER_ITEMS],
+  };
 
   it('authorizer: reads the dev signing secret only', () => {
     expect(matrix('Authorizer')).toEqual(
@@ -630,8 +638,7 @@ describe('IAM: each function can do what its handler does, and nothing more', ()
     expect(matrix('Connect')).toEqual(
       exactly('Connect', {
         'dynamodb:PutItem': [CONNECTIONS],
-        'dynamodb:BatchGetItem': [CONNECTIONS],
-        'dynamodb:DeleteItem': [CONNECTIONS],
+        ...FIND_AND_REMOVE_CONNECTIONS,
         ...PRESENCE_QUERIES,
         'execute-api:ManageConnections': [postToConnections],
       }),
@@ -641,8 +648,7 @@ describe('IAM: each function can do what its handler does, and nothing more', ()
   it('disconnect: deletes its own row; presence reads and POST; never writes Conversations', () => {
     expect(matrix('Disconnect')).toEqual(
       exactly('Disconnect', {
-        'dynamodb:DeleteItem': [CONNECTIONS],
-        'dynamodb:BatchGetItem': [CONNECTIONS],
+        ...FIND_AND_REMOVE_CONNECTIONS,
         ...PRESENCE_QUERIES,
         'execute-api:ManageConnections': [postToConnections],
       }),
@@ -674,11 +680,11 @@ describe('IAM: each function can do what its handler does, and nothing more', ()
   it('ephemeral: membership, typing gate and flood limit, presence follow-up, stale-row cleanup and POST', () => {
     expect(matrix('Ephemeral')).toEqual(
       exactly('Ephemeral', {
-        'dynamodb:GetItem': [CONVERSATIONS],
+        ...FIND_AND_REMOVE_CONNECTIONS,
+        'dynamodb:GetItem': [CONVERSATIONS, CONNECTIONS],
         ...PRESENCE_QUERIES,
-        'dynamodb:UpdateItem': [CONNECTIONS],
-        'dynamodb:BatchGetItem': [CONNECTIONS],
-        'dynamodb:DeleteItem': [CONNECTIONS],
+        // The typing gate and flood limit update connection rows: UpdateItem on any key.
+        'dynamodb:UpdateItem': [CONNECTIONS, USER_ITEMS],
         'execute-api:ManageConnections': [postToConnections],
       }),
     );
@@ -688,20 +694,20 @@ describe('IAM: each function can do what its handler does, and nothing more', ()
     expect(matrix('DefaultRoute')).toEqual(exactly('DefaultRoute', {}));
   });
 
-  it('deliver: the append, member changes, byUser, 410 cleanup, POST, its queue, the DLQ and the fan-out queue', () => {
+  it('deliver: the append, member changes, connections, 410 cleanup, POST, its queue, the DLQ and the fan-out queue', () => {
     const data = [CONVERSATIONS, MESSAGES];
     expect(matrix('Deliver')).toEqual(
       exactly('Deliver', {
-        'dynamodb:GetItem': data,
+        ...FIND_AND_REMOVE_CONNECTIONS,
+        'dynamodb:GetItem': [...data, CONNECTIONS],
         'dynamodb:PutItem': data,
-        'dynamodb:UpdateItem': data,
+        'dynamodb:UpdateItem': [...data, USER_ITEMS],
         // A leave is conditioned on the leaver's member row, in the append transaction.
         'dynamodb:ConditionCheckItem': [CONVERSATIONS],
-        'dynamodb:Query': [BY_USER, CONVERSATIONS],
+        'dynamodb:Query': [CONVERSATIONS],
         // Member removal is a BatchWriteItem of DeleteRequests on Conversations, never a delete of events;
         // DeleteItem only on Connections (the 410 cleanup).
         'dynamodb:BatchWriteItem': [CONVERSATIONS],
-        'dynamodb:DeleteItem': [CONNECTIONS],
         'execute-api:ManageConnections': [postToConnections],
         ...consume(`<${QUEUES.main}>`),
         'sqs:GetQueueAttributes': [`<${QUEUES.main}>`, `<${QUEUES.dlq}>`, `<${QUEUES.fanout}>`],
@@ -711,13 +717,12 @@ describe('IAM: each function can do what its handler does, and nothing more', ()
     );
   });
 
-  it('fanout: the byUser index, the 410 cleanup, POST, consuming its queue, poison jobs to its DLQ', () => {
+  it('fanout: the users’ connections, the 410 cleanup, POST, consuming its queue, poison jobs to its DLQ', () => {
     const queue = `<${QUEUES.fanout}>`;
     const dlq = `<${QUEUES.fanoutDlq}>`;
     expect(matrix('Fanout')).toEqual(
       exactly('Fanout', {
-        'dynamodb:Query': [BY_USER],
-        'dynamodb:DeleteItem': [CONNECTIONS],
+        ...FIND_AND_REMOVE_CONNECTIONS,
         'execute-api:ManageConnections': [postToConnections],
         ...consume(queue),
         'sqs:GetQueueAttributes': [queue, dlq],
@@ -810,10 +815,13 @@ describe('IAM: each function can do what its handler does, and nothing more', ()
     });
   });
 
-  it('only connect creates connection rows; only the flood-limited routes update them', () => {
+  it('only connect creates connection rows; only the flood-limited routes update them; others only user items', () => {
     expect(holders(['dynamodb:PutItem'], CONNECTIONS)).toEqual({ Connect: ['dynamodb:PutItem'] });
     expect(Object.keys(holders(['dynamodb:UpdateItem'], CONNECTIONS)).sort()).toEqual(
       ['Command', 'Ephemeral', 'Query'].sort(),
+    );
+    expect(Object.keys(holders(['dynamodb:UpdateItem'], USER_ITEMS)).sort()).toEqual(
+      ['Connect', 'Deliver', 'Disconnect', 'Ephemeral', 'Fanout'].sort(),
     );
     expect(holders(['dynamodb:BatchWriteItem'], CONNECTIONS)).toEqual({});
   });

@@ -134,10 +134,11 @@ export function statementsOfRole(resources: Readonly<Record<string, Resource>>, 
     for (const s of list) {
       if (s === null || typeof s !== 'object' || Array.isArray(s)) continue;
       const rawResources = asArray(s.Resource ?? null);
+      const condition = describeCondition(s.Condition ?? null);
       statements.push({
         effect: String(s.Effect),
         actions: asArray(s.Action ?? null).map(String),
-        resources: rawResources.map((x) => describeArn(resources, x)),
+        resources: rawResources.map((x) => describeArn(resources, x) + condition),
         rawResources,
       });
     }
@@ -160,6 +161,23 @@ export function grantMatrix(statements: readonly Statement[]): Record<string, st
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([action, set]) => [action, [...set].sort()]),
   );
+}
+
+/**
+ * A statement's condition, appended to each of its resources so that the grant matrix tells a conditioned
+ * grant from a plain one: ` [keys user#*]` for a `dynamodb:LeadingKeys` restriction, the raw JSON otherwise.
+ */
+function describeCondition(condition: Json): string {
+  if (condition === null) return '';
+  const leading =
+    typeof condition === 'object' && !Array.isArray(condition) && Object.keys(condition).length === 1
+      ? condition['ForAllValues:StringLike']
+      : undefined;
+  const keys =
+    leading && typeof leading === 'object' && !Array.isArray(leading) && Object.keys(leading).length === 1
+      ? leading['dynamodb:LeadingKeys']
+      : undefined;
+  return keys === undefined ? ` [if ${JSON.stringify(condition)}]` : ` [keys ${asArray(keys).join(',')}]`;
 }
 
 function asArray(value: Json): Json[] {

@@ -3,7 +3,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoConnectionStore } from '../../lambdas/adapters/dynamo-connection-store';
 import { DynamoEventStore } from '../../lambdas/adapters/dynamo-event-store';
 import { DynamoMembershipDirectory } from '../../lambdas/adapters/dynamo-membership-directory';
-import { INDEX } from '../../lambdas/config';
 import { registerConnection } from '../../lambdas/core/connections';
 import {
   GroupTooLargeError,
@@ -29,61 +28,126 @@ afterAll(async () => {
 });
 
 describe('DynamoConnectionStore (DynamoDB Local)', () => {
-  it('stores connections with a TTL in seconds and lists a user’s connections through the index', async () => {
-    const store = new DynamoConnectionStore(db, tables.connections, INDEX.connectionsByUser);
-    const user = `alice-${runId()}`;
-    const connectedAt = Date.now();
-    await registerConnection(store, { connectionId: 'A1=', userId: user, connectedAt });
-    await registerConnection(store, { connectionId: 'A2=', userId: user, connectedAt });
-    await registerConnection(store, { connectionId: 'B1=', userId: `bob-${runId()}`, connectedAt });
+  const store = () => new DynamoConnectionStore(db, tables.connections);
+  const idsOf = async (s: DynamoConnectionStore, users: string[]) =>
+    (await s.listByUsers(users)).map((c) => `${c.userId}/${c.connectionId}`).sort();
+  const userItem = async (userId: string) =>
+    (
+      await db.send(
+        new GetCommand({ TableName: tables.connections, Key: { connectionId: `user#${userId}` } }),
+      )
+    ).Item;
 
-    expect((await store.listByUser(user)).sort()).toEqual(['A1=', 'A2=']);
+  it('stores a row with a TTL in seconds and names it in the user item; lists and removes by connection id', async () => {
+    const s = store();
+    const [alice, bob] = [`alice-${runId()}`, `bob-${runId()}`];
+    const connectedAt = Date.now();
+    await registerConnection(s, { connectionId: 'A1=', userId: alice, connectedAt });
+    await registerConnection(s, { connectionId: 'A2=', userId: alice, connectedAt: connectedAt + 1 });
+    await registerConnection(s, { connectionId: 'B1=', userId: bob, connectedAt });
+
+    expect(await idsOf(s, [alice, bob, alice, `nobody-${runId()}`])).toEqual(
+      [`${alice}/A1=`, `${alice}/A2=`, `${bob}/B1=`].sort(),
+    );
     const { Item } = await db.send(
       new GetCommand({ TableName: tables.connections, Key: { connectionId: 'A1=' } }),
     );
     expect(Item).toEqual({
       connectionId: 'A1=',
-      userId: user,
+      userId: alice,
       connectedAt,
       expiresAt: Math.floor(connectedAt / 1000) + 7800, // seconds: two hours and ten minutes on
     });
+    // The user item: no userId (it must not look like a connection row), the newest connection's expiry.
+    expect(await userItem(alice)).toEqual({
+      connectionId: `user#${alice}`,
+      conns: new Set([`${connectedAt} A1=`, `${connectedAt + 1} A2=`]),
+      expiresAt: Math.floor((connectedAt + 1) / 1000) + 7800,
+    });
 
-    await store.remove('A1=');
-    expect(await store.listByUser(user)).toEqual(['A2=']);
-    await store.remove('never-existed'); // deleting an unknown connection is not an error
+    await s.remove('A1=');
+    expect(await idsOf(s, [alice])).toEqual([`${alice}/A2=`]);
+    expect((await userItem(alice))?.conns).toEqual(new Set([`${connectedAt + 1} A2=`]));
+    await s.remove('never-existed'); // deleting an unknown connection is not an error
   });
 
   it('after a 410, removes a connection only when it is older than the connect grace period', async () => {
-    const store = new DynamoConnectionStore(db, tables.connections, INDEX.connectionsByUser);
+    const s = store();
     const user = `gone-${runId()}`;
     const now = Date.now();
     const expiresAt = Math.floor(now / 1000) + 600;
-    await store.put({ connectionId: 'young=', userId: user, connectedAt: now - 1000, expiresAt });
-    await store.put({ connectionId: 'old=', userId: user, connectedAt: now - 60_000, expiresAt });
-    await store.removeGone('young='); // may still be in its $connect: kept
-    await store.removeGone('old=');
-    await store.removeGone('never-existed=');
-    expect(await store.listByUser(user)).toEqual(['young=']);
+    await s.put({ connectionId: 'young=', userId: user, connectedAt: now - 1000, expiresAt });
+    await s.put({ connectionId: 'old=', userId: user, connectedAt: now - 60_000, expiresAt });
+    await s.removeGone('young='); // may still be in its $connect: kept
+    await s.removeGone('old=');
+    await s.removeGone('never-existed=');
+    expect(await idsOf(s, [user])).toEqual([`${user}/young=`]);
+    const { Item } = await db.send(
+      new GetCommand({ TableName: tables.connections, Key: { connectionId: 'old=' } }),
+    );
+    expect(Item).toBeUndefined();
   });
 
-  it('pages through a user with many connections', async () => {
-    const store = new DynamoConnectionStore(db, tables.connections, INDEX.connectionsByUser);
-    const user = `busy-${runId()}`;
+  it('skips entries older than API Gateway allows a connection to live, and drops them at the next connect', async () => {
+    const s = store();
+    const user = `stale-${runId()}`;
+    const now = Date.now();
+    const threeHoursAgo = now - 3 * 3600 * 1000;
+    await s.put({
+      connectionId: 'dead=',
+      userId: user,
+      connectedAt: threeHoursAgo,
+      expiresAt: 4_000_000_000,
+    });
+    expect(await idsOf(s, [user])).toEqual([]);
+    await s.put({ connectionId: 'new=', userId: user, connectedAt: now, expiresAt: 4_000_000_000 });
+    expect(await idsOf(s, [user])).toEqual([`${user}/new=`]);
+    expect((await userItem(user))?.conns).toEqual(new Set([`${now} new=`]));
+  });
+
+  it('finds the connections of 250 users in three batch reads, and a user with 120 connections', async () => {
+    const s = store();
+    const run = runId();
+    const users = Array.from({ length: 250 }, (_, i) => `member-${i}-${run}`);
+    const now = Date.now();
+    await Promise.all(
+      users.map((userId, i) =>
+        s.put({ connectionId: `m${i}=`, userId, connectedAt: now, expiresAt: Math.floor(now / 1000) + 600 }),
+      ),
+    );
+    const busy = `busy-${run}`;
     const ids = Array.from(
       { length: 120 },
       (_, i) => `conn-${String(i).padStart(3, '0')}-${'x'.repeat(100)}`,
     );
     await Promise.all(
       ids.map((connectionId) =>
-        store.put({
-          connectionId,
-          userId: user,
-          connectedAt: Date.now(),
-          expiresAt: Math.floor(Date.now() / 1000) + 600,
-        }),
+        s.put({ connectionId, userId: busy, connectedAt: now, expiresAt: Math.floor(now / 1000) + 600 }),
       ),
     );
-    expect((await store.listByUser(user)).sort()).toEqual(ids);
+    const calls: string[] = [];
+    db.middlewareStack.add(
+      (next, context) => async (args) => {
+        calls.push(String(context.commandName));
+        return next(args);
+      },
+      { step: 'initialize', name: 'countBatchReads' },
+    );
+    try {
+      const found = await s.listByUsers([...users, busy]);
+      expect(found).toHaveLength(250 + 120);
+      expect(new Set(found.map((c) => c.userId)).size).toBe(251);
+      expect(
+        found
+          .filter((c) => c.userId === busy)
+          .map((c) => c.connectionId)
+          .sort(),
+      ).toEqual(ids);
+    } finally {
+      db.middlewareStack.remove('countBatchReads');
+    }
+    // 251 users: three requests of at most 100 keys, and nothing else.
+    expect(calls).toEqual(['BatchGetItemCommand', 'BatchGetItemCommand', 'BatchGetItemCommand']);
   });
 });
 

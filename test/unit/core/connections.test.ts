@@ -21,6 +21,8 @@ describe('connections', () => {
       expiresAt: 1000 + 7800,
     });
     await removeConnection(store, 'c1');
-    expect(await store.listByUser('alice')).toEqual(['c2']);
+    expect(await store.listByUsers(['alice'])).toEqual([
+      { connectionId: 'c2', userId: 'alice', connectedAt: 1_000_000 },
+    ]);
   });
 });

@@ -68,8 +68,7 @@ class World {
       put: async (c) => void this.rows.set(c.connectionId, c),
       remove: async (id) => void this.rows.delete(id),
       removeGone: async (id) => void this.rows.delete(id),
-      listByUser: async (u) =>
-        [...this.rows.values()].filter((r) => r.userId === u).map((r) => r.connectionId),
+      listByUsers: async (users) => [...this.rows.values()].filter((r) => users.includes(r.userId)),
     };
     const activity: ConnectionActivity = {
       touch: async (connectionId, now, ifLastSeenBefore) => {
@@ -366,19 +365,20 @@ describe('ephemeral pushes', () => {
     });
   });
 
-  it('count a failed connection lookup and still reach everyone else', async () => {
+  it('count a failed connection lookup (one batch for the whole audience) instead of throwing', async () => {
     const world = new World().connect('bob', 'b1');
     const deps = world.deps();
     const lookups = deps.connections;
     const failingLookups: ConnectionStore = {
       ...lookups,
-      listByUser: async (u) => {
-        if (u === 'carol') throw new Error('ProvisionedThroughputExceeded');
-        return lookups.listByUser(u);
+      listByUsers: async (users) => {
+        if (users.includes('carol')) throw new Error('ProvisionedThroughputExceeded');
+        return lookups.listByUsers(users);
       },
     };
     const frame: ServerFrame = { type: 'presence', v: 1, userId: 'alice', online: true, at: NOW };
     const report = await pushEphemeral({ ...deps, connections: failingLookups }, ['bob', 'carol'], frame);
-    expect(report).toMatchObject({ delivered: 1, failed: 1 });
+    expect(report).toMatchObject({ connections: 0, delivered: 0, failed: 1 });
+    expect(world.posts).toEqual([]);
   });
 });

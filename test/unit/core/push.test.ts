@@ -8,7 +8,7 @@ import {
   type FanoutQueue,
   parseFanoutJob,
 } from '../../../lambdas/core/fanout';
-import type { ConnectionStore, Notifier, PostOutcome } from '../../../lambdas/core/ports';
+import type { ConnectionStore, LiveConnection, Notifier, PostOutcome } from '../../../lambdas/core/ports';
 import {
   type Audience,
   FANOUT_BUCKETS,
@@ -36,9 +36,12 @@ class Connections implements ConnectionStore {
   async removeGone(connectionId: string): Promise<void> {
     this.byId.delete(connectionId);
   }
-  async listByUser(userId: UserId): Promise<string[]> {
-    if (this.failListFor.has(userId)) throw new Error(`lookup of ${userId} failed`);
-    return [...this.byId].filter(([, u]) => u === userId).map(([c]) => c);
+  async listByUsers(userIds: readonly UserId[]): Promise<LiveConnection[]> {
+    const failing = userIds.find((u) => this.failListFor.has(u));
+    if (failing !== undefined) throw new Error(`lookup of ${failing} failed`);
+    return [...this.byId]
+      .filter(([, u]) => userIds.includes(u))
+      .map(([connectionId, userId]) => ({ connectionId, userId, connectedAt: 1 }));
   }
   connect(userId: UserId, ...connectionIds: string[]): void {
     for (const c of connectionIds) this.byId.set(c, userId);
