@@ -3,7 +3,7 @@ import type { ServerFrame, UserId } from '../../protocol';
 import { settleWithLimit } from './concurrency';
 import { DeliveryIncompleteError } from './errors';
 import type { FanoutEntry, FanoutLabel, FanoutQueue } from './fanout';
-import type { ConnectionStore, Notifier } from './ports';
+import type { ConnectionStore, LiveConnection, Notifier } from './ports';
 
 /**
  * An audience of more users than this is not pushed by the delivery invocation itself: its pushes are split
@@ -64,6 +64,12 @@ export interface Audience {
    * @default - when the audience has more than FANOUT_THRESHOLD users
    */
   readonly viaFanout?: boolean;
+  /**
+   * The audience's live connections, when the caller already looked them up (`ConnectionStore.listByUsers`
+   * of exactly `users`); only the direct path uses them.
+   * @default - looked up here
+   */
+  readonly connections?: readonly LiveConnection[];
 }
 
 /**
@@ -88,7 +94,8 @@ export async function pushToAudience(deps: PushDeps, audience: Audience): Promis
   if (deps.fanout !== undefined && (audience.viaFanout ?? users.length > FANOUT_THRESHOLD)) {
     return fanOut(deps, deps.fanout, users, audience);
   }
-  const targets = new Set((await deps.connections.listByUsers(users)).map((c) => c.connectionId));
+  const found = audience.connections ?? (await deps.connections.listByUsers(users));
+  const targets = new Set(found.map((c) => c.connectionId));
   const origin = audience.origin;
   if (origin) {
     targets.delete(origin.connectionId);

@@ -223,6 +223,73 @@ describe('applyCommand: send', () => {
   });
 });
 
+describe('applyCommand: the audience lookup', () => {
+  /** Records, in order, when the store appends and when connections are looked up. */
+  function traced(h: DeliveryHarness): string[] {
+    const trace: string[] = [];
+    const append = h.store.append.bind(h.store);
+    h.store.append = async (...args) => {
+      trace.push('append:start');
+      await new Promise((r) => setTimeout(r, 5));
+      const result = await append(...args);
+      trace.push('append:end');
+      return result;
+    };
+    const list = h.connections.listByUsers.bind(h.connections);
+    h.connections.listByUsers = async (users) => {
+      trace.push(`lookup:${[...users].sort().join(',')}`);
+      return list(users);
+    };
+    return trace;
+  }
+
+  it('looks up a send’s audience and connections while the message is stored (membership cannot change)', async () => {
+    const h = setup();
+    const conversationId = await createGroup(h, 'alice', ['bob', 'carol']);
+    const trace = traced(h);
+    const report = await apply(h, sendCommand({ conversationId, actorId: 'bob', connectionId: conn('bob') }));
+    expect(report.outcome).toBe('stored');
+    expect(trace).toEqual(['append:start', 'lookup:alice,bob,carol', 'append:end']);
+    expect(h.notifier.framesTo('conn-alice-2').map((f) => f.type)).toContain('event');
+  });
+
+  it('looks up an addMembers’ audience only after it is stored, so the new member gets it', async () => {
+    const h = setup();
+    const conversationId = await createGroup(h, 'alice', ['bob']);
+    const trace = traced(h);
+    await apply(
+      h,
+      addMembersCommand({ conversationId, actorId: 'alice', connectionId: conn('alice'), userIds: ['dave'] }),
+    );
+    expect(trace).toEqual(['append:start', 'append:end', 'lookup:alice,bob,dave']);
+    expect(eventsTo(h, conn('dave')).map((e) => e.kind)).toEqual(['members.added']);
+  });
+
+  it('a refused send leaves no unhandled rejection behind when its early lookup fails too', async () => {
+    const h = setup();
+    const conversationId = await createGroup(h, 'alice', ['bob']);
+    h.connections.listByUsers = async () => {
+      throw new Error('lookup failed');
+    };
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      // carol is not a member: refused, and the refusal is posted to her connection directly.
+      const report = await apply(
+        h,
+        sendCommand({ conversationId, actorId: 'carol', connectionId: conn('carol') }),
+      );
+      expect(report).toMatchObject({ outcome: 'refused', code: 'NOT_A_MEMBER' });
+      await new Promise((r) => setTimeout(r, 10));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+    expect(eventsOf(h, conversationId).map((e) => e.kind)).toEqual(['group.created']);
+  });
+});
+
 describe('applyCommand: edit', () => {
   it('lets the author edit: an edit event, and the message shows the new text and editedAt', async () => {
     const h = setup();
