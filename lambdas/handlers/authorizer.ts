@@ -2,7 +2,8 @@ import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } fro
 import { authorizeConnection } from '../core/authorize-connection';
 import { ForbiddenSubjectError, InvalidTokenError } from '../core/errors';
 import type { TokenVerifier } from '../core/ports';
-import { authorizerDeps, logger } from '../wiring';
+import { authorizerDeps } from '../wiring/authorizer';
+import { logger } from '../wiring/logger';
 
 /**
  * REQUEST authorizer on $connect (identity source: the `token` query parameter). Allow passes the user id to

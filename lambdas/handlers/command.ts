@@ -5,7 +5,9 @@ import { type AcceptCommandDeps, acceptCommand, type CommandFrame } from '../cor
 import { errorFrame, internalErrorFrame } from '../core/error-frame';
 import { type FrameRef, HeraldError, InvalidFrameError, RateLimitedError } from '../core/errors';
 import { parseClientFrame } from '../core/parse-frame';
-import { commandDeps, logger, metrics } from '../wiring';
+import { commandDeps } from '../wiring/command';
+import { logger } from '../wiring/logger';
+import { metrics } from '../wiring/metrics';
 import { type RouteResponse, websocketContext } from './websocket-context';
 
 export interface CommandHandlerDeps extends AcceptCommandDeps {

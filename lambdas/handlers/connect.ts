@@ -2,7 +2,9 @@ import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import { registerConnection } from '../core/connections';
 import type { ConnectionStore } from '../core/ports';
 import { announceOnline, type PresenceDeps } from '../core/presence';
-import { connectionDeps, logger, presenceDeps } from '../wiring';
+import { connectionDeps } from '../wiring/connection';
+import { logger } from '../wiring/logger';
+import { presenceDeps } from '../wiring/presence';
 import { type RouteResponse, websocketContext } from './websocket-context';
 
 /**

@@ -2,7 +2,7 @@ import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import { errorFrame } from '../core/error-frame';
 import { InvalidFrameError } from '../core/errors';
 import { parseClientFrame } from '../core/parse-frame';
-import { logger } from '../wiring';
+import { logger } from '../wiring/logger';
 import type { RouteResponse } from './websocket-context';
 
 /**

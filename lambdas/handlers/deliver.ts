@@ -3,7 +3,9 @@ import type { SQSRecord } from 'aws-lambda';
 import type { DeadLetterRecord } from '../adapters/sqs-dead-letter';
 import { type ApplyDeps, applyCommand } from '../core/apply-command';
 import { QueuedCommand } from '../core/commands';
-import { deliverDeps, logger, metrics } from '../wiring';
+import { deliverDeps } from '../wiring/deliver';
+import { logger } from '../wiring/logger';
+import { metrics } from '../wiring/metrics';
 import { fifoBatchHandler } from './fifo-batch';
 
 export type DeliverHandlerDeps = ApplyDeps & {

@@ -4,7 +4,9 @@ import { UserId } from '../../protocol';
 import { removeConnection } from '../core/connections';
 import type { ConnectionStore } from '../core/ports';
 import { announceOffline, type PresenceDeps } from '../core/presence';
-import { connectionDeps, logger, presenceDeps } from '../wiring';
+import { connectionDeps } from '../wiring/connection';
+import { logger } from '../wiring/logger';
+import { presenceDeps } from '../wiring/presence';
 import type { RouteResponse } from './websocket-context';
 
 const DisconnectContext = z.object({

@@ -6,7 +6,9 @@ import { HeraldError, InvalidFrameError } from '../core/errors';
 import { parseClientFrame } from '../core/parse-frame';
 import { admitFrame } from '../core/rate-limit';
 import { relayTyping } from '../core/typing';
-import { type EphemeralDeps, ephemeralDeps, logger, metrics } from '../wiring';
+import { type EphemeralDeps, ephemeralDeps } from '../wiring/ephemeral';
+import { logger } from '../wiring/logger';
+import { metrics } from '../wiring/metrics';
 import { type RouteResponse, websocketContext } from './websocket-context';
 
 type EphemeralFrame = Extract<ClientFrame, { action: EphemeralAction }>;

@@ -3,7 +3,9 @@ import type { SQSRecord } from 'aws-lambda';
 import type { DeadLetterRecord } from '../adapters/sqs-dead-letter';
 import { DeliveryIncompleteError, PoisonMessageError } from '../core/errors';
 import { deliverFanoutJob, type FanoutDeps, parseFanoutJob } from '../core/fanout';
-import { fanoutDeps, logger, metrics } from '../wiring';
+import { fanoutDeps } from '../wiring/fanout';
+import { logger } from '../wiring/logger';
+import { metrics } from '../wiring/metrics';
 import { fifoBatchHandler } from './fifo-batch';
 
 export type FanoutHandlerDeps = FanoutDeps & {

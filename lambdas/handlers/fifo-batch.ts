@@ -1,6 +1,6 @@
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { metrics } from '../wiring';
+import { metrics } from '../wiring/metrics';
 
 /**
  * A FIFO queue consumer with partial batch responses (Powertools): records are handled in order, and a failed

@@ -5,7 +5,9 @@ import { errorFrame, internalErrorFrame } from '../core/error-frame';
 import { HeraldError, InvalidFrameError, RateLimitedError } from '../core/errors';
 import { parseClientFrame } from '../core/parse-frame';
 import { listConversations, listMembers, type QueryDeps, readHistory, sync } from '../core/queries';
-import { logger, metrics, queryDeps } from '../wiring';
+import { logger } from '../wiring/logger';
+import { metrics } from '../wiring/metrics';
+import { queryDeps } from '../wiring/query';
 import { type RouteResponse, websocketContext } from './websocket-context';
 
 const answer = (frame: ServerFrame): RouteResponse => ({ statusCode: 200, body: JSON.stringify(frame) });

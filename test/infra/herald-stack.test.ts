@@ -395,7 +395,7 @@ const EXPECTED_ENV: Record<FunctionName, string[]> = {
   ],
 };
 
-/** The config schemas each function's wiring (lambdas/wiring.ts) loads at cold start. */
+/** The config schemas each function's wiring (lambdas/wiring/) loads at cold start. */
 const CONFIGS: Record<FunctionName, readonly z.ZodType[]> = {
   Authorizer: [authorizerConfig],
   Connect: [connectConfig, ephemeralConfig],
@@ -406,6 +406,30 @@ const CONFIGS: Record<FunctionName, readonly z.ZodType[]> = {
   DefaultRoute: [],
   Deliver: [deliverConfig],
   Fanout: [fanoutConfig],
+};
+
+const DYNAMODB = '@aws-sdk/client-dynamodb';
+const SQS = '@aws-sdk/client-sqs';
+const MANAGEMENT_API = '@aws-sdk/client-apigatewaymanagementapi';
+
+/** The AWS SDK clients in each function's bundle (sorted): the ones its wiring builds (lambdas/wiring/). */
+const SDK_CLIENTS: Record<FunctionName, string[]> = {
+  Authorizer: ['@aws-sdk/client-secrets-manager'],
+  Connect: [MANAGEMENT_API, DYNAMODB],
+  Disconnect: [MANAGEMENT_API, DYNAMODB],
+  Ephemeral: [MANAGEMENT_API, DYNAMODB],
+  Command: [DYNAMODB, SQS],
+  Query: [DYNAMODB],
+  DefaultRoute: [],
+  Deliver: [MANAGEMENT_API, DYNAMODB, SQS],
+  Fanout: [MANAGEMENT_API, DYNAMODB, SQS],
+};
+
+/** A function's asset directory in the cloud assembly: `asset.<hash>`, its code's S3 key being `<hash>.zip`. */
+const assetPathOf = (name: FunctionName): string => {
+  const key = (props(fnId(name)).Code as { S3Key?: unknown } | undefined)?.S3Key;
+  if (typeof key !== 'string' || !key.endsWith('.zip')) throw new Error(`${name}: no asset S3 key`);
+  return `asset.${key.slice(0, -'.zip'.length)}`;
 };
 
 /**
@@ -549,33 +573,28 @@ describe('functions', () => {
     });
   });
 
-  it('are bundled by esbuild as minified ESM with source maps, the AWS SDK included', () => {
+  it('are bundled by esbuild as minified ESM with source maps, the AWS SDK clients they use included', () => {
     const assembly = s.app.synth();
-    const manifest = JSON.parse(
-      readFileSync(path.join(assembly.directory, 'Herald.assets.json'), 'utf8'),
-    ) as { files: Record<string, { source: { path: string } }> };
-    const bundles = Object.values(manifest.files)
-      .map((f) => path.join(assembly.directory, f.source.path))
-      .filter((dir) => existsSync(path.join(dir, 'index.mjs')));
-    expect(bundles).toHaveLength(FUNCTION_NAMES.length);
     const lock = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package-lock.json'), 'utf8')) as {
       packages: Record<string, { version?: string }>;
     };
-    for (const dir of bundles) {
-      expect(existsSync(path.join(dir, 'index.mjs.map'))).toBe(true);
+    for (const name of FUNCTION_NAMES) {
+      const dir = path.join(assembly.directory, assetPathOf(name));
+      expect(existsSync(path.join(dir, 'index.mjs.map')), name).toBe(true);
       const code = readFileSync(path.join(dir, 'index.mjs'), 'utf8');
       // Assertions on booleans, so that a failure does not print a megabyte of minified code.
-      expect(code.startsWith(BANNER), dir).toBe(true);
+      expect(code.startsWith(BANNER), name).toBe(true);
       // Nothing is loaded from @aws-sdk at run time (an error message quoting `[require("@aws-sdk/...")]` is
       // fine)...
-      expect(/\bfrom\s*["']@aws-sdk\//.test(code), dir).toBe(false);
-      expect(/\bimport\(\s*["']@aws-sdk\//.test(code), dir).toBe(false);
-      expect(/[^[]require\(["']@aws-sdk\//.test(code), dir).toBe(false);
-      // ...because the clients are inside, at the versions package-lock.json pins.
+      expect(/\bfrom\s*["']@aws-sdk\//.test(code), name).toBe(false);
+      expect(/\bimport\(\s*["']@aws-sdk\//.test(code), name).toBe(false);
+      expect(/[^[]require\(["']@aws-sdk\//.test(code), name).toBe(false);
+      // ...because the clients are inside, at the versions package-lock.json pins: exactly the ones the
+      // function's wiring builds (lambdas/wiring/), since every other client is init time for nothing.
       const bundled = [...code.matchAll(/name:"(@aws-sdk\/client-[a-z-]+)",version:"([0-9.]+)"/g)];
-      expect(bundled.length, dir).toBeGreaterThan(0);
-      for (const [, name, version] of bundled) {
-        expect(version, name).toBe(lock.packages[`node_modules/${name}`]?.version);
+      expect([...new Set(bundled.map(([, client]) => client))].sort(), name).toEqual(SDK_CLIENTS[name]);
+      for (const [, client, version] of bundled) {
+        expect(version, client).toBe(lock.packages[`node_modules/${client}`]?.version);
       }
     }
   });

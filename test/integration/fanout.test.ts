@@ -151,7 +151,10 @@ const sources: SqsEventSource[] = [];
 const invocationErrors: unknown[] = [];
 const db = documentClient();
 let connections: DynamoConnectionStore;
-let wiring: typeof import('../../lambdas/wiring');
+/** The composition root's fan-out factory, logger and metrics: the very instances the handler uses. */
+let wiring: typeof import('../../lambdas/wiring/fanout') &
+  typeof import('../../lambdas/wiring/logger') &
+  typeof import('../../lambdas/wiring/metrics');
 let fanoutModule: typeof import('../../lambdas/handlers/fanout');
 let info: MockInstance;
 let warn: MockInstance;
@@ -218,7 +221,11 @@ beforeAll(async () => {
     POWERTOOLS_LOG_LEVEL: 'SILENT',
     POWERTOOLS_METRICS_DISABLED: 'true',
   });
-  wiring = await import('../../lambdas/wiring');
+  wiring = {
+    ...(await import('../../lambdas/wiring/fanout')),
+    ...(await import('../../lambdas/wiring/logger')),
+    ...(await import('../../lambdas/wiring/metrics')),
+  };
   fanoutModule = await import('../../lambdas/handlers/fanout');
   info = vi.spyOn(wiring.logger, 'info');
   warn = vi.spyOn(wiring.logger, 'warn');

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { JoseTokenVerifier } from '../../../lambdas/adapters/jose-token-verifier';
 import { createAuthorizerHandler } from '../../../lambdas/handlers/authorizer';
-import { logger } from '../../../lambdas/wiring';
+import { logger } from '../../../lambdas/wiring/logger';
 import { authorizerEvent } from '../../helpers/events';
 import { DEV_AUTH, mintDevToken } from '../../helpers/tokens';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PostOutcome } from '../../../lambdas/core/ports';
 import { createEphemeralHandler } from '../../../lambdas/handlers/ephemeral';
-import type { EphemeralDeps } from '../../../lambdas/wiring';
+import type { EphemeralDeps } from '../../../lambdas/wiring/ephemeral';
 import { type ConversationId, ErrorFrame, ServerFrame, type UserId } from '../../../protocol';
 import { websocketEvent } from '../../helpers/events';
 

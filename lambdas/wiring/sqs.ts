@@ -1,0 +1,7 @@
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { once } from './once';
+import { counted } from './sdk-call-log';
+
+/** The function's one SQS client. */
+// Queue URLs from emulators point at hosts that do not resolve; on AWS the regional endpoint is the same.
+export const sqsClient = /* @__PURE__ */ once(() => counted(new SQSClient({ useQueueUrlAsEndpoint: false })));
