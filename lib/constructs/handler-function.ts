@@ -1,3 +1,5 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
@@ -50,6 +52,45 @@ export interface HeraldFunctionProps {
 
   /** @default - no reserved concurrency */
   readonly reservedConcurrentExecutions?: number;
+}
+
+/**
+ * esbuild `--alias` entries that load every Node built-in through `process.getBuiltinModule()` (Node 22.3+)
+ * instead of an ESM `import`, each through a one-line CommonJS shim.
+ *
+ * Why: an ESM bundle keeps its built-in imports as top-level `import`s, so Node loads each one before the
+ * bundle's first line runs, and builds an ES module facade for it by reading every export, getters included.
+ * `node:http`'s lazy `WebSocket`/`CloseEvent`/`MessageEvent` getters then load undici, Node's fetch and WebSocket
+ * client, which no function uses (the AWS SDK's credential chain imports `node:http` for IMDS, which Lambda never
+ * calls): a bare `import 'node:http'` took 55 to 75 ms in a fresh Node 22 process here, `require` of it 8 to 13.
+ * Built-ins imported only by code that never runs (the SDK's lazily loaded SSO, process and IMDS credential
+ * providers pull in `child_process`, for one) were loaded as well. `getBuiltinModule` hands back the same module
+ * object without a facade, when the code that needs it runs: what a dependency gets is unchanged.
+ *
+ * The shims are generated (one per built-in, so the list follows Node's) under `.herald/node-builtins/`, a path
+ * that is stable across synths so the bundles and their source maps are too. Each file is written only when
+ * missing or different, through a rename, so parallel synths never read a half-written shim.
+ */
+export function builtinModuleAliases(dir = path.join(REPO_ROOT, '.herald', 'node-builtins')): string[] {
+  mkdirSync(dir, { recursive: true });
+  return builtinModules
+    .filter((name) => !name.startsWith('_'))
+    .flatMap((name) => {
+      const file = path.join(dir, `${name.replaceAll('/', '-')}.cjs`);
+      const code = `module.exports = process.getBuiltinModule('node:${name}');\n`;
+      let current: string | undefined;
+      try {
+        current = readFileSync(file, 'utf8');
+      } catch {
+        current = undefined;
+      }
+      if (current !== code) {
+        const temporary = `${file}.${process.pid}.tmp`;
+        writeFileSync(temporary, code);
+        renameSync(temporary, file);
+      }
+      return [`${name}=${file}`, `node:${name}=${file}`];
+    });
 }
 
 /** Powertools' service name and CloudWatch namespace: the custom metrics' `service` dimension and namespace. */
@@ -114,6 +155,7 @@ export class HeraldFunction extends NodejsFunction {
         // Some CommonJS dependencies call `require` on Node built-ins; an ESM bundle has no `require` of its
         // own.
         banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+        esbuildArgs: { '--alias': builtinModuleAliases() },
         // Bundle everything, the AWS SDK included: the deployed SDK is the one package-lock.json pins, not
         // whatever version the Lambda runtime happens to ship.
         externalModules: [],

@@ -598,6 +598,18 @@ describe('functions', () => {
       }
     }
   });
+
+  it('load Node built-ins without ES module facades (builtinModuleAliases)', () => {
+    const assembly = s.app.synth();
+    for (const name of FUNCTION_NAMES) {
+      const code = readFileSync(path.join(assembly.directory, assetPathOf(name), 'index.mjs'), 'utf8');
+      // The banner's `module` is the one built-in imported as a module: its facade runs no lazy getter.
+      const imported = [...code.matchAll(/\b(?:from|import\()\s*["']((?:node:)?[a-z_/0-9]+)["']/g)]
+        .map(([, specifier]) => specifier)
+        .filter((specifier) => specifier !== 'module');
+      expect(imported, name).toEqual([]);
+    }
+  });
 });
 
 describe('IAM: each function can do what its handler does, and nothing more', () => {
