@@ -44,7 +44,10 @@ class World {
         put: async () => undefined,
         remove: async (id) => void this.rows.delete(id),
         removeGone: async (id) => void this.rows.delete(id),
-        listByUser: async (u) => connectionsOf(u).map(([id]) => id),
+        listByUsers: async (users) =>
+          users.flatMap((userId) =>
+            connectionsOf(userId).map(([connectionId]) => ({ connectionId, userId, connectedAt: NOW })),
+          ),
       },
       activity: {
         touch: async () => true,
