@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import {
   authorizerConfig,
   commandConfig,
@@ -396,7 +396,7 @@ const EXPECTED_ENV: Record<FunctionName, string[]> = {
 };
 
 /** The config schemas each function's wiring (lambdas/wiring/) loads at cold start. */
-const CONFIGS: Record<FunctionName, readonly z.ZodType[]> = {
+const CONFIGS: Record<FunctionName, readonly z.ZodMiniType[]> = {
   Authorizer: [authorizerConfig],
   Connect: [connectConfig, ephemeralConfig],
   Disconnect: [connectConfig, ephemeralConfig],
@@ -526,10 +526,14 @@ describe('functions', () => {
       for (const schema of CONFIGS[name]) expect(() => loadConfig(schema, env)).not.toThrow();
       const known = new Set(
         CONFIGS[name].flatMap((schema) => {
-          const { options, shape } = schema as unknown as {
-            options?: { shape: Record<string, unknown> }[];
-            shape?: Record<string, unknown>;
-          };
+          // The schema's definition (zod core): an object's shape, or a discriminated union's options.
+          const { options, shape } = (
+            schema as unknown as {
+              _zod: {
+                def: { options?: { shape: Record<string, unknown> }[]; shape?: Record<string, unknown> };
+              };
+            }
+          )._zod.def;
           return (options?.map((o) => o.shape) ?? [shape ?? {}]).flatMap((sh) => Object.keys(sh));
         }),
       );
