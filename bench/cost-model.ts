@@ -100,6 +100,66 @@ export function floorCost(recipientConnections: number, prices: Prices): number 
   return (1 + recipientConnections + 1) * prices.webSocketMessage * 1e6;
 }
 
+/** DynamoDB's storage overhead per item, billed on top of its attributes. */
+export const DYNAMO_ITEM_OVERHEAD_BYTES = 100;
+
+export interface ArchitectureFloor extends CostPerMillion {
+  /** Messages per event-source batch (one ReceiveMessage, one DeleteMessageBatch, one delivery invocation). */
+  readonly batchSize: number;
+}
+
+/**
+ * The architecture floor: what any design of Herald's mandated shape (a route function behind the WebSocket
+ * API, an SQS FIFO queue, a delivery function fed by the queue's event source, a stored history) pays per
+ * message, however its code is written. The protocol floor's WebSocket messages; the route function's request;
+ * one FIFO SendMessage; the event source's ReceiveMessage and DeleteMessageBatch and the delivery function's
+ * request, shared by the `batchSize` messages of a batch; one write of the event to the history
+ * (ceil(size / 1 KB) write units, at least one) and its storage for a month (its size plus DynamoDB's 100 bytes
+ * of overhead). Nothing else: no reads (membership, connections), no compute, no idempotency record, so it
+ * is a lower bound for the shape, not a design.
+ */
+export function architectureFloor(
+  recipientConnections: number,
+  batchSize: number,
+  eventItemBytes: number,
+  prices: Prices,
+): ArchitectureFloor {
+  if (!(batchSize >= 1)) throw new RangeError(`a batch holds at least one message, not ${batchSize}`);
+  return {
+    batchSize,
+    ...perMillion({
+      webSocket: (1 + recipientConnections + 1) * prices.webSocketMessage,
+      lambdaRequests: prices.lambdaRequest + prices.lambdaRequest / batchSize,
+      lambdaCompute: 0,
+      sqs: prices.sqsFifoRequest + (2 * prices.sqsFifoRequest) / batchSize,
+      dynamoWrites: Math.max(1, Math.ceil(eventItemBytes / 1024)) * prices.dynamoWriteUnit,
+      dynamoReads: 0,
+      storageMonth: ((eventItemBytes + DYNAMO_ITEM_OVERHEAD_BYTES) / 1e9) * prices.dynamoStorageGbMonth,
+    }),
+  };
+}
+
+/**
+ * The smallest batch size at which the architecture floor costs at most `limit` (dollars per million
+ * messages), or Infinity when no batch size does: the per-batch requests shrink with the batch, the rest not.
+ */
+export function batchSizeWithin(
+  limit: number,
+  recipientConnections: number,
+  eventItemBytes: number,
+  prices: Prices,
+): number {
+  const perMessage = architectureFloor(
+    recipientConnections,
+    Number.POSITIVE_INFINITY,
+    eventItemBytes,
+    prices,
+  );
+  const perBatch = (prices.lambdaRequest + 2 * prices.sqsFifoRequest) * 1e6;
+  const room = limit - perMessage.total;
+  return room > 0 ? Math.max(1, Math.ceil(perBatch / room - 1e-9)) : Number.POSITIVE_INFINITY;
+}
+
 export interface NaiveDesign {
   readonly recipientConnections: number;
   /** Connected users (one connection each): the rows every message scans. */

@@ -45,6 +45,12 @@ export const BenchOptions = z.object({
   out: z.string().min(1).default('bench/results'),
   /** Re-use the cloud assembly in .herald/bench-cdk.out instead of synthesizing again. */
   skipSynth: z.boolean().default(false),
+  /** Measure the local services' own capacity (the emulator ceiling) after Herald's scenarios. */
+  ceiling: z.boolean().default(true),
+  /** Seconds each operation of the ceiling phase is measured for (after a warm-up as long, at most 3 s). */
+  ceilingSeconds: z.coerce.number().min(0.5).max(60).optional(),
+  /** Callers in parallel in the ceiling phase; absent: the best of a sweep (4, 16, 64) on GetItem. */
+  ceilingConcurrency: z.coerce.number().int().min(1).max(256).optional(),
 });
 export type BenchOptions = z.infer<typeof BenchOptions>;
 
@@ -61,6 +67,9 @@ export const USAGE = `npm run bench -- [options]
   --cold-start-runs N     fresh processes per function (default 5)
   --out DIR               where latest.json and latest.md go (default bench/results)
   --skip-synth            reuse .herald/bench-cdk.out from an earlier run
+  --no-ceiling            skip measuring the local services' own capacity (the emulator ceiling)
+  --ceiling-seconds N     seconds per operation in the ceiling phase (default 3, quick 1.5)
+  --ceiling-concurrency N callers in parallel in the ceiling phase (default: best of 4, 16, 64 on GetItem)
   --help`;
 
 export class OptionsError extends Error {
@@ -86,6 +95,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
         'cold-start-runs': { type: 'string' },
         out: { type: 'string' },
         'skip-synth': { type: 'boolean' },
+        'no-ceiling': { type: 'boolean' },
+        'ceiling-seconds': { type: 'string' },
+        'ceiling-concurrency': { type: 'string' },
         help: { type: 'boolean' },
       },
     });
@@ -106,6 +118,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     coldStartRuns: v['cold-start-runs'],
     out: v.out,
     skipSynth: v['skip-synth'],
+    ceiling: v['no-ceiling'] ? false : undefined,
+    ceilingSeconds: v['ceiling-seconds'],
+    ceilingConcurrency: v['ceiling-concurrency'],
   });
   if (!result.success) {
     const problems = result.error.issues.map((i) => `  --${flagOf(String(i.path[0] ?? ''))}: ${i.message}`);
@@ -124,6 +139,8 @@ function flagOf(key: string): string {
       maxMessages: 'max-messages',
       coldStartRuns: 'cold-start-runs',
       skipSynth: 'skip-synth',
+      ceilingSeconds: 'ceiling-seconds',
+      ceilingConcurrency: 'ceiling-concurrency',
     }[key] ?? key
   );
 }

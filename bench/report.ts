@@ -4,6 +4,8 @@ import type { BenchResult } from './main';
 const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : 'n/a');
 const n0 = (v: number) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : 'n/a');
 const usd = (v: number) => `$${v.toFixed(2)}`;
+/** Three decimals, where a floor and a target a fraction of a cent apart must not read the same. */
+const usd3 = (v: number) => `$${v.toFixed(3)}`;
 
 export function renderMarkdown(r: BenchResult): string {
   const out: string[] = [];
@@ -78,6 +80,20 @@ export function renderMarkdown(r: BenchResult): string {
     }
     out.push(
       '',
+      `**Architecture floor**: what any design with this shape pays per message (the protocol floor, the route function's request, one FIFO SendMessage, the event source's ReceiveMessage + DeleteMessageBatch and the delivery function's request per batch of _b_ messages, one history write of the event and its storage for a month)`,
+      '',
+      '| scenario | protocol floor | event item | architecture floor b=1 | architecture floor b=10 | Herald | Herald / arch. floor (b=1, b=10) | Herald batch size | target | batch size the target needs |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const c of r.cost) {
+      const [b1, b10] = c.architectureFloor;
+      const floorCell = (f: typeof b1) => (f ? `${usd3(f.total)} (${f.ratioToFloor.toFixed(3)}x)` : 'n/a');
+      out.push(
+        `| ${c.phase} | ${usd(c.floor)} | ${n0(c.eventItemBytes)} B | ${floorCell(b1)} | ${floorCell(b10)} | ${usd(c.herald.total)} | ${c.ratioToArchitectureFloor.map((x) => `${x.toFixed(2)}x`).join(', ')} | ${Number.isFinite(c.batchSize) ? c.batchSize.toFixed(2) : 'n/a'} | ${usd3(c.limit.perMillion)} (${c.limit.ratio}x) | ${c.batchSizeForLimit === null ? 'none' : c.batchSizeForLimit <= 10 ? `>= ${c.batchSizeForLimit}` : `>= ${c.batchSizeForLimit} (a FIFO batch holds 10)`} |`,
+      );
+    }
+    out.push(
+      '',
       '**Cost per million messages as connected users grow**',
       '',
       `| scenario | ${r.cost[0]?.byConnectedUsers.map((u) => `Herald @ ${n0(u.users)}`).join(' | ')} | ${r.cost[0]?.byConnectedUsers.map((u) => `naive @ ${n0(u.users)}`).join(' | ')} |`,
@@ -89,6 +105,53 @@ export function renderMarkdown(r: BenchResult): string {
       );
     }
   }
+  if (r.ceiling) {
+    const m = r.ceiling.measurement;
+    const cores = (v: number | undefined) => (v === undefined ? 'n/a' : v.toFixed(2));
+    const cpu = (o: (typeof m.ops)[number]) =>
+      `${cores(o.cpu.process)} | ${cores(o.cpu.jvm)} | ${cores(o.cpu.machine)}`;
+    out.push(
+      '',
+      `**Emulator capacity** (the local services alone, after Herald's scenarios, nothing else of the bench running: real SDK clients in this process, ${m.concurrency} callers in parallel${m.sweep.length ? ` (the best of ${m.sweep.map((x) => `${x.concurrency}: ${n0(x.callsPerSecond)}/s`).join(', ')} GetItem calls/s)` : ''}, ${m.seconds} s per operation after ${m.warmupSeconds} s of warm-up; DynamoDB Local's JIT: ${m.dynamodbLocalJit}; load average ${m.loadAverageBefore.toFixed(1)} before, ${m.loadAverageAfter.toFixed(1)} after; CPU in cores of ${m.cores}: this process holds the clients and fauxqs, and shares the cores with the JVM as Herald does)`,
+      '',
+      '| service | call | calls/s | p50 ms | p99 ms | alone p50 ms | CPU: this process | CPU: JVM | CPU: machine |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const o of m.ops) {
+      const extra =
+        o.itemsPerCall === undefined
+          ? ''
+          : ` (${o.itemsPerCall.toFixed(1)} messages per receive${o.emptyCalls ? `, ${o.emptyCalls} empty` : ''})`;
+      out.push(
+        `| ${o.service === 'dynamodb' ? 'DynamoDB Local' : 'fauxqs'} | ${o.call}${extra}${o.errors ? `, **${o.errors} errors**` : ''} | ${n0(o.callsPerSecond)} | ${ms(o.latencyMs.p50)} | ${ms(o.latencyMs.p99)} | ${ms(m.sequentialP50Ms[o.op] ?? Number.NaN)} | ${cpu(o)} |`,
+      );
+    }
+    out.push(
+      '',
+      "**Ceiling**: the throughput each scenario could reach if Herald's code cost nothing, from its calls per message and the capacities above (each service is busy sum(calls / capacity) per message; the ceiling is the busiest service's bound; _in turn_: if the services could not overlap)",
+      '',
+      '| scenario | calls per message from | DynamoDB Local bound | fauxqs bound | ceiling | in turn | measured | measured / ceiling | target |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const x of r.ceiling.scenarios) {
+      const c = x.ceiling;
+      const group = x.scenario === 'group';
+      const per = group ? x.recipientsPerMessage : 1;
+      const unit = group ? 'deliveries/s' : 'msgs/s';
+      const bound = (service: 'dynamodb' | 'sqs') => {
+        const b = c.services.find((s) => s.service === service);
+        return b ? `${n0(b.messagesPerSecond * per)} ${unit}` : 'n/a';
+      };
+      const measured = group ? x.measuredDeliveriesPerSecond : x.measuredMessagesPerSecond;
+      const ceiling = group ? c.deliveriesPerSecond : c.messagesPerSecond;
+      out.push(
+        `| ${group ? 'group of 100' : '1:1'} | ${x.phase} | ${bound('dynamodb')} | ${bound('sqs')} | **${n0(ceiling)} ${unit}** | ${n0(c.inTurnMessagesPerSecond * per)} ${unit} | ${n0(measured)} ${unit} | ${((measured / ceiling) * 100).toFixed(0)}% | ${group ? '10,000 deliveries/s' : '500 msgs/s'} |`,
+      );
+      if (c.unmeasured.length)
+        out.push(`| | not measured, left out: ${c.unmeasured.join(', ')} | | | | | | | |`);
+    }
+  }
+  if (r.ceilingError) out.push('', `**The ceiling phase failed**: ${r.ceilingError}`);
   if (r.coldStarts.length) {
     out.push(
       '',
@@ -104,10 +167,16 @@ export function renderMarkdown(r: BenchResult): string {
     }
   }
   if (r.targets.length) {
-    out.push('', '**Targets**', '', '| target | goal | measured | met |', '| --- | --- | --- | --- |');
+    out.push(
+      '',
+      "**Targets** (bound: the local services' ceiling for a throughput, the architecture floor for a cost)",
+      '',
+      '| target | goal | measured | bound | met |',
+      '| --- | --- | --- | --- | --- |',
+    );
     for (const t of r.targets) {
       out.push(
-        `| ${t.target} | ${t.goal} | ${t.measured} | ${t.met ? 'yes' : `**no**${t.note ? `: ${t.note}` : ''}`} |`,
+        `| ${t.target} | ${t.goal} | ${t.measured} | ${t.bound ?? ''} | ${t.met ? 'yes' : `**no**${t.note ? `: ${t.note}` : ''}`} |`,
       );
     }
   }

@@ -1,7 +1,7 @@
 /**
  * What the functions did, read from their log lines as the local cloud forwards them (`[functionName] line`):
- * the `HERALD_SDK_CALLS {...}` lines of the opt-in call counter in lambdas/wiring.ts, and the runtime's
- * `REPORT` lines (duration, billed duration, memory). Totals only grow; a phase is the difference of two
+ * the `HERALD_SDK_CALLS {...}` lines of the opt-in call counter in lambdas/wiring/sdk-call-log.ts, and the
+ * runtime's `REPORT` lines (duration, billed duration, memory). Totals only grow; a phase is the difference of two
  * snapshots.
  */
 import type { CallCount } from './cost-model';

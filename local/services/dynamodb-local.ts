@@ -17,8 +17,9 @@ export interface DynamoDbLocalOptions {
   /** Directory to keep the database in; in memory when absent. */
   dbPath?: string;
   /**
-   * The JVM's JIT: `c1` (the client compiler only) starts about a second sooner; `tiered` (C1, then C2 for hot
-   * code) serves faster once warm. @default the HERALD_DYNAMODB_LOCAL_JIT environment variable, else `c1`
+   * The JVM's JIT: `c1` (the client compiler only) starts sooner; `tiered` (C1, then C2 for hot code) may serve
+   * faster once warm (an A/B on the bench found no clear gain: docs/benchmarks.md).
+   * @default the HERALD_DYNAMODB_LOCAL_JIT environment variable, else `c1`
    */
   jit?: DynamoDbLocalJit;
 }

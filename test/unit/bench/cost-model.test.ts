@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
+  architectureFloor,
+  batchSizeWithin,
   dynamoItemBytes,
   floorCost,
   heraldCost,
@@ -54,6 +56,48 @@ describe('the cost model', () => {
   it('puts the floor at the incoming frame, one delivery per recipient connection and the ack', () => {
     expect(floorCost(1, PRICES)).toBeCloseTo(3, 9);
     expect(floorCost(99, PRICES)).toBeCloseTo(101, 9);
+  });
+
+  it('puts the architecture floor at the shape every design pays (hand-computed)', () => {
+    // 1:1, a 300-byte event item, batches of one: $3.00 of WebSocket messages, $0.20 route request + $0.20
+    // delivery request, $0.50 send + $1.00 receive and delete, $0.625 for one write unit, and 400 bytes
+    // (with DynamoDB's 100 of overhead) x a million = 0.4 GB x $0.25 = $0.10 for a month.
+    const b1 = architectureFloor(1, 1, 300, PRICES);
+    expect(b1.webSocket).toBeCloseTo(3, 9);
+    expect(b1.lambdaRequests).toBeCloseTo(0.4, 9);
+    expect(b1.sqs).toBeCloseTo(1.5, 9);
+    expect(b1.dynamoWrites).toBeCloseTo(0.625, 9);
+    expect(b1.dynamoReads).toBe(0);
+    expect(b1.lambdaCompute).toBe(0);
+    expect(b1.storageMonth).toBeCloseTo(0.1, 9);
+    expect(b1.total).toBeCloseTo(5.625, 9); // 1.875x the protocol floor: above the 1.5x target ($4.50)
+    // Batches of ten: the receive, the delete and the delivery request are shared by ten messages.
+    const b10 = architectureFloor(1, 10, 300, PRICES);
+    expect(b10.lambdaRequests).toBeCloseTo(0.22, 9);
+    expect(b10.sqs).toBeCloseTo(0.6, 9);
+    expect(b10.total).toBeCloseTo(4.545, 9); // 1.515x: still above $4.50
+    // A 100-member group: 101 WebSocket messages; the rest as for 1:1.
+    expect(architectureFloor(99, 1, 300, PRICES).total).toBeCloseTo(103.625, 9); // 1.026x, within 1.03x
+    expect(architectureFloor(99, 10, 300, PRICES).total).toBeCloseTo(102.545, 9);
+  });
+
+  it('writes one unit per started kilobyte of the event, at least one', () => {
+    expect(architectureFloor(1, 1, 0, PRICES).dynamoWrites).toBeCloseTo(0.625, 9);
+    expect(architectureFloor(1, 1, 1024, PRICES).dynamoWrites).toBeCloseTo(0.625, 9);
+    expect(architectureFloor(1, 1, 1025, PRICES).dynamoWrites).toBeCloseTo(1.25, 9);
+    expect(() => architectureFloor(1, 0, 300, PRICES)).toThrow(RangeError);
+  });
+
+  it('finds the batch size a cost target needs, if any', () => {
+    // 1:1 within $4.50: $4.425 does not shrink with the batch (3 + 0.2 + 0.5 + 0.625 + 0.1), leaving $0.075
+    // for the $1.20 per batch (receive, delete, delivery request): 1.2 / 0.075 = 16 messages per batch.
+    expect(batchSizeWithin(4.5, 1, 300, PRICES)).toBe(16);
+    expect(architectureFloor(1, 16, 300, PRICES).total).toBeLessThanOrEqual(4.5 + 1e-9);
+    expect(architectureFloor(1, 15, 300, PRICES).total).toBeGreaterThan(4.5);
+    // A group within $104.03: batches of one already are.
+    expect(batchSizeWithin(104.03, 99, 300, PRICES)).toBe(1);
+    // Below what does not shrink: no batch size.
+    expect(batchSizeWithin(4.4, 1, 300, PRICES)).toBe(Number.POSITIVE_INFINITY);
   });
 
   it('makes the naive design pay for a scan of every connection row per message', () => {
