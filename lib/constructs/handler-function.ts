@@ -37,7 +37,7 @@ export interface HeraldFunctionProps {
   /** @default 256 */
   readonly memorySize?: number;
 
-  /** Function-specific environment, on top of the shared Powertools and source-map variables. @default {} */
+  /** Function-specific environment, on top of the shared Powertools variables. @default {} */
   readonly environment?: Readonly<Record<string, string>>;
 
   /** @default RetentionDays.ONE_MONTH */
@@ -60,16 +60,17 @@ export interface HeraldFunctionProps {
  *
  * Why: an ESM bundle keeps its built-in imports as top-level `import`s, so Node loads each one before the
  * bundle's first line runs, and builds an ES module facade for it by reading every export, getters included.
- * `node:http`'s lazy `WebSocket`/`CloseEvent`/`MessageEvent` getters then load undici, Node's fetch and WebSocket
- * client, which no function uses (the AWS SDK's credential chain imports `node:http` for IMDS, which Lambda never
- * calls): a bare `import 'node:http'` took 55 to 75 ms in a fresh Node 22 process here, `require` of it 8 to 13.
- * Built-ins imported only by code that never runs (the SDK's lazily loaded SSO, process and IMDS credential
- * providers pull in `child_process`, for one) were loaded as well. `getBuiltinModule` hands back the same module
- * object without a facade, when the code that needs it runs: what a dependency gets is unchanged.
+ * `node:http`'s lazy `WebSocket`/`CloseEvent`/`MessageEvent` getters then load undici, Node's fetch and
+ * WebSocket client, which no function uses (the AWS SDK's credential chain imports `node:http` for IMDS,
+ * which Lambda never calls): a bare `import 'node:http'` took 55 to 75 ms in a fresh Node 22 process here,
+ * `require` of it 8 to 13. Built-ins imported only by code that never runs (the SDK's lazily loaded SSO,
+ * process and IMDS credential providers pull in `child_process`, for one) were loaded as well.
+ * `getBuiltinModule` hands back the same module object without a facade, when the code that needs it runs:
+ * what a dependency gets is unchanged (ADR 17).
  *
- * The shims are generated (one per built-in, so the list follows Node's) under `.herald/node-builtins/`, a path
- * that is stable across synths so the bundles and their source maps are too. Each file is written only when
- * missing or different, through a rename, so parallel synths never read a half-written shim.
+ * The shims are generated (one per built-in, so the list follows Node's) under `.herald/node-builtins/`, a
+ * path that is stable across synths so the bundles and their source maps are too. Each file is written only
+ * when missing or different, through a rename, so parallel synths never read a half-written shim.
  */
 export function builtinModuleAliases(dir = path.join(REPO_ROOT, '.herald', 'node-builtins')): string[] {
   mkdirSync(dir, { recursive: true });
@@ -96,16 +97,22 @@ export function builtinModuleAliases(dir = path.join(REPO_ROOT, '.herald', 'node
 /** Powertools' service name and CloudWatch namespace: the custom metrics' `service` dimension and namespace. */
 export const POWERTOOLS = { serviceName: 'herald', metricsNamespace: 'Herald' } as const;
 
+/**
+ * No `NODE_OPTIONS=--enable-source-maps` (ADR 17): with it, Node reads and parses the source map and scans
+ * the whole bundle for line lengths at every cold start, 10 to 20 ms of a 120 to 150 ms init, to make stack
+ * traces readable when one is printed. The maps are still built and shipped next to each bundle
+ * (`index.mjs.map`, in the asset and in the deployed package), so a trace's `index.mjs:line:column` frames
+ * can be mapped offline; `keepNames` keeps function and method names readable in the raw trace.
+ */
 const SHARED_ENVIRONMENT = {
   POWERTOOLS_SERVICE_NAME: POWERTOOLS.serviceName,
   POWERTOOLS_METRICS_NAMESPACE: POWERTOOLS.metricsNamespace,
-  NODE_OPTIONS: '--enable-source-maps',
 } as const;
 
 /**
  * The one way Herald builds a Lambda function: Node 22 on arm64, bundled locally by esbuild (never Docker)
- * into minified ESM with source maps, the AWS SDK included so its version is the one package-lock.json pins,
- * X-Ray tracing, and an explicit log group with a retention.
+ * into minified ESM with a source map file, the AWS SDK included so its version is the one package-lock.json
+ * pins, X-Ray tracing, and an explicit log group with a retention.
  *
  * The function gets its own role with no AWS managed policy: it may write to its own log group (and X-Ray),
  * and everything else is granted by the stack. The log group and role are created next to the function (ids
@@ -147,13 +154,14 @@ export class HeraldFunction extends NodejsFunction {
         minify: true,
         // Minification would otherwise rename classes, and error and log output read `constructor.name`.
         keepNames: true,
+        // A file for mapping traces offline; the runtime does not load it (SHARED_ENVIRONMENT).
         sourceMap: true,
-        // Stack traces need the mappings only: embedding the sources would double the bundle for nothing.
+        // Stack traces need the mappings only: embedding the sources would double the map for nothing.
         sourcesContent: false,
         format: OutputFormat.ESM,
         mainFields: ['module', 'main'],
-        // Some CommonJS dependencies call `require` on Node built-ins; an ESM bundle has no `require` of its
-        // own.
+        // An ESM bundle has no `require` of its own, for CommonJS code whose `require` esbuild cannot resolve
+        // at build time (built-ins no longer need it: they go through builtinModuleAliases).
         banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
         esbuildArgs: { '--alias': builtinModuleAliases() },
         // Bundle everything, the AWS SDK included: the deployed SDK is the one package-lock.json pins, not

@@ -350,7 +350,7 @@ describe('WebSocket API', () => {
 });
 
 const BANNER = "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
-const SHARED_ENV = ['POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE', 'NODE_OPTIONS'];
+const SHARED_ENV = ['POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE'];
 
 /**
  * The exact function-specific env vars of each function (shared Powertools/Node ones apart). They are what
@@ -494,8 +494,9 @@ describe('functions', () => {
       expect(environmentOf(s.resources, name)).toMatchObject({
         POWERTOOLS_SERVICE_NAME: 'herald',
         POWERTOOLS_METRICS_NAMESPACE: 'Herald',
-        NODE_OPTIONS: '--enable-source-maps',
       });
+      // No --enable-source-maps: it costs every cold start; the maps ship as files for offline use (ADR 17).
+      expect(environmentOf(s.resources, name).NODE_OPTIONS).toBeUndefined();
     },
   );
 
