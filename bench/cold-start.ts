@@ -5,14 +5,17 @@
  * bootstrap (before the import) is reported apart, since Lambda's runtime start is not the function's.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { FunctionDefinition } from '../local/cloud/types';
 
 export interface ColdStart {
   readonly id: string;
   readonly handlerFile: string;
-  /** The handler file (the bundle), in bytes. */
+  /**
+   * The JavaScript the import loads, in bytes: the handler file and the chunks it imports, transitively
+   * (chunks that are only loaded with `import()` later are in `assetBytes`).
+   */
   readonly bundleBytes: number;
   /** Everything in the asset directory (the bundle, its source map...). */
   readonly assetBytes: number;
@@ -61,7 +64,7 @@ export async function measureColdStarts(
     results.push({
       id: fn.id,
       handlerFile: file,
-      bundleBytes: statSync(file).size,
+      bundleBytes: loadedBytes(file),
       assetBytes: dirBytes(fn.codeDir),
       memoryMb: fn.memoryMb,
       initMs: median(samples.map((s) => s.importMs)),
@@ -113,6 +116,19 @@ function importOnce(
       else resolve(JSON.parse(out) as { boot: number; importMs: number });
     });
   });
+}
+
+/** The size of a module and of the relative modules it imports statically, transitively. */
+function loadedBytes(file: string, seen = new Set<string>()): number {
+  if (seen.has(file)) return 0;
+  seen.add(file);
+  const code = readFileSync(file, 'utf8');
+  let total = Buffer.byteLength(code);
+  // `import{a as b}from"./chunk-X.mjs"` and `import"./chunk-X.mjs"`, not `import("./chunk-X.mjs")`.
+  for (const [, specifier] of code.matchAll(/\bimport\s*(?:[^"'()]*?\bfrom\s*)?["'](\.\.?\/[^"']+)["']/g)) {
+    if (specifier) total += loadedBytes(join(dirname(file), specifier), seen);
+  }
+  return total;
 }
 
 function dirBytes(dir: string): number {

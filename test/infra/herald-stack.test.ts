@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -426,10 +426,18 @@ const SDK_CLIENTS: Record<FunctionName, string[]> = {
 };
 
 /** A function's asset directory in the cloud assembly: `asset.<hash>`, its code's S3 key being `<hash>.zip`. */
-const assetPathOf = (name: FunctionName): string => {
+const assetDirOf = (name: FunctionName): string => {
   const key = (props(fnId(name)).Code as { S3Key?: unknown } | undefined)?.S3Key;
   if (typeof key !== 'string' || !key.endsWith('.zip')) throw new Error(`${name}: no asset S3 key`);
-  return `asset.${key.slice(0, -'.zip'.length)}`;
+  return path.join(s.app.synth().directory, `asset.${key.slice(0, -'.zip'.length)}`);
+};
+
+/** The JavaScript files of a function's bundle (index.mjs and its chunks), name and content. */
+const bundleFilesOf = (name: FunctionName): [string, string][] => {
+  const dir = assetDirOf(name);
+  return readdirSync(dir)
+    .filter((file) => file.endsWith('.mjs'))
+    .map((file) => [file, readFileSync(path.join(dir, file), 'utf8')]);
 };
 
 /**
@@ -578,25 +586,31 @@ describe('functions', () => {
     });
   });
 
-  it('are bundled by esbuild as minified ESM with source maps, the AWS SDK clients they use included', () => {
-    const assembly = s.app.synth();
+  it('are bundled by esbuild as minified ESM chunks with source maps, the AWS SDK clients they use included', () => {
     const lock = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package-lock.json'), 'utf8')) as {
       packages: Record<string, { version?: string }>;
     };
     for (const name of FUNCTION_NAMES) {
-      const dir = path.join(assembly.directory, assetPathOf(name));
-      expect(existsSync(path.join(dir, 'index.mjs.map')), name).toBe(true);
-      const code = readFileSync(path.join(dir, 'index.mjs'), 'utf8');
-      // Assertions on booleans, so that a failure does not print a megabyte of minified code.
-      expect(code.startsWith(BANNER), name).toBe(true);
-      // Nothing is loaded from @aws-sdk at run time (an error message quoting `[require("@aws-sdk/...")]` is
-      // fine)...
-      expect(/\bfrom\s*["']@aws-sdk\//.test(code), name).toBe(false);
-      expect(/\bimport\(\s*["']@aws-sdk\//.test(code), name).toBe(false);
-      expect(/[^[]require\(["']@aws-sdk\//.test(code), name).toBe(false);
+      const files = bundleFilesOf(name);
+      expect(
+        files.map(([file]) => file),
+        name,
+      ).toContain('index.mjs');
+      for (const [file, code] of files) {
+        expect(existsSync(path.join(assetDirOf(name), `${file}.map`)), `${name} ${file}`).toBe(true);
+        // Assertions on booleans, so that a failure does not print a megabyte of minified code.
+        expect(code.startsWith(BANNER), `${name} ${file}`).toBe(true);
+        // Nothing is loaded from @aws-sdk at run time (an error message quoting `[require("@aws-sdk/...")]` is
+        // fine)...
+        expect(/\bfrom\s*["']@aws-sdk\//.test(code), `${name} ${file}`).toBe(false);
+        expect(/\bimport\(\s*["']@aws-sdk\//.test(code), `${name} ${file}`).toBe(false);
+        expect(/[^[]require\(["']@aws-sdk\//.test(code), `${name} ${file}`).toBe(false);
+      }
       // ...because the clients are inside, at the versions package-lock.json pins: exactly the ones the
       // function's wiring builds (lambdas/wiring/), since every other client is init time for nothing.
-      const bundled = [...code.matchAll(/name:"(@aws-sdk\/client-[a-z-]+)",version:"([0-9.]+)"/g)];
+      const bundled = files.flatMap(([, code]) => [
+        ...code.matchAll(/name:"(@aws-sdk\/client-[a-z-]+)",version:"([0-9.]+)"/g),
+      ]);
       expect([...new Set(bundled.map(([, client]) => client))].sort(), name).toEqual(SDK_CLIENTS[name]);
       for (const [, client, version] of bundled) {
         expect(version, client).toBe(lock.packages[`node_modules/${client}`]?.version);
@@ -604,15 +618,39 @@ describe('functions', () => {
     }
   });
 
-  it('load Node built-ins without ES module facades (builtinModuleAliases)', () => {
-    const assembly = s.app.synth();
+  it('load Node built-ins without ES module facades (builtinModuleAliases), and import only their own chunks', () => {
     for (const name of FUNCTION_NAMES) {
-      const code = readFileSync(path.join(assembly.directory, assetPathOf(name), 'index.mjs'), 'utf8');
-      // The banner's `module` is the one built-in imported as a module: its facade runs no lazy getter.
-      const imported = [...code.matchAll(/\b(?:from|import\()\s*["']((?:node:)?[a-z_/0-9]+)["']/g)]
-        .map(([, specifier]) => specifier)
-        .filter((specifier) => specifier !== 'module');
-      expect(imported, name).toEqual([]);
+      for (const [file, code] of bundleFilesOf(name)) {
+        // The banner's `module` is the one built-in imported as a module: its facade runs no lazy getter.
+        const imported = [...code.matchAll(/\b(?:from|import\()\s*["']([^"']+)["']/g)]
+          .map(([, specifier]) => specifier ?? '')
+          .filter((specifier) => specifier !== 'module' && !/^\.\/chunk-[A-Z0-9]+\.mjs$/.test(specifier));
+        expect(imported, `${name} ${file}`).toEqual([]);
+      }
+    }
+  });
+
+  it('leave the code that dependencies load with import() out of the start: the SDK credential fallbacks', () => {
+    for (const name of FUNCTION_NAMES.filter((n) => SDK_CLIENTS[n].length > 0)) {
+      // The chunks index.mjs loads when the function starts, transitively.
+      const files = new Map(bundleFilesOf(name));
+      const loaded = new Set<string>();
+      const visit = (file: string) => {
+        if (loaded.has(file)) return;
+        loaded.add(file);
+        for (const [, chunk] of (files.get(file) ?? '').matchAll(
+          /\bfrom\s*["']\.\/(chunk-[A-Z0-9]+\.mjs)["']/g,
+        )) {
+          if (chunk) visit(chunk);
+        }
+      };
+      visit('index.mjs');
+      const atStart = [...loaded].map((file) => files.get(file) ?? '').join('\n');
+      // The credential chain's first provider reads the environment, as on Lambda; SSO is a later fallback.
+      expect(atStart.includes('defaultProvider::fromEnv'), name).toBe(true);
+      expect(atStart.includes('defaultProvider::fromSSO'), name).toBe(true);
+      expect(atStart.includes('"SSOOIDCClient"'), name).toBe(false);
+      expect(loaded.size, name).toBeLessThan(files.size);
     }
   });
 });
