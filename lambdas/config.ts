@@ -14,7 +14,6 @@ import { LIMITS } from '../protocol';
 
 export const ENV = {
   CONNECTIONS_TABLE: 'CONNECTIONS_TABLE',
-  CONNECTIONS_BY_USER_INDEX: 'CONNECTIONS_BY_USER_INDEX',
   CONVERSATIONS_TABLE: 'CONVERSATIONS_TABLE',
   MESSAGES_TABLE: 'MESSAGES_TABLE',
   MESSAGE_QUEUE_URL: 'MESSAGE_QUEUE_URL',
@@ -36,7 +35,6 @@ export type EnvName = keyof typeof ENV;
 
 /** Names of the GSIs, shared by the table construct and the adapters. */
 export const INDEX = {
-  connectionsByUser: 'byUser',
   conversationsByMember: 'byMember',
 } as const;
 
@@ -47,7 +45,6 @@ export const MAX_RECALL_WINDOW_SECONDS = 7 * 24 * 60 * 60;
 
 const connectionsConfig = z.object({
   CONNECTIONS_TABLE: name,
-  CONNECTIONS_BY_USER_INDEX: z._default(name, INDEX.connectionsByUser),
 });
 
 const auth = z.discriminatedUnion('AUTH_MODE', [

@@ -110,7 +110,6 @@ export class HeraldStack extends Stack {
 
     const connectionsEnv = {
       [ENV.CONNECTIONS_TABLE]: connections.tableName,
-      [ENV.CONNECTIONS_BY_USER_INDEX]: INDEX.connectionsByUser,
     };
 
     const deliver = new HeraldFunction(this, 'Deliver', {

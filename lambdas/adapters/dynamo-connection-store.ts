@@ -72,8 +72,6 @@ export class DynamoConnectionStore implements ConnectionStore {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
-    // Until the composition root stops passing the byUser index name (the index is no longer read).
-    _legacyByUserIndex?: string,
   ) {}
 
   async put(connection: ConnectionRecord): Promise<void> {

@@ -42,8 +42,6 @@ export class DynamoConnectionActivity implements ConnectionActivity {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
-    // Until the composition root stops passing the byUser index name (the index is no longer read).
-    _legacyByUserIndex?: string,
   ) {}
 
   async touch(connectionId: string, now: number, ifLastSeenBefore: number): Promise<boolean> {

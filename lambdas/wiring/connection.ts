@@ -8,10 +8,6 @@ import { once } from './once';
 export const connectionDeps = /* @__PURE__ */ once((): { connections: ConnectionStore } => {
   const config = loadConfig(connectConfig, process.env);
   return {
-    connections: new DynamoConnectionStore(
-      documentClient(),
-      config.CONNECTIONS_TABLE,
-      config.CONNECTIONS_BY_USER_INDEX,
-    ),
+    connections: new DynamoConnectionStore(documentClient(), config.CONNECTIONS_TABLE),
   };
 });

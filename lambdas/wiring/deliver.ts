@@ -20,7 +20,7 @@ export const deliverDeps = /* @__PURE__ */ once((): ApplyDeps & { deadLetter: Sq
     store: new DynamoEventStore(db, config.CONVERSATIONS_TABLE, config.MESSAGES_TABLE, systemClock),
     directory: new DynamoMembershipDirectory(db, config.CONVERSATIONS_TABLE),
     push: {
-      connections: new DynamoConnectionStore(db, config.CONNECTIONS_TABLE, config.CONNECTIONS_BY_USER_INDEX),
+      connections: new DynamoConnectionStore(db, config.CONNECTIONS_TABLE),
       notifier: new ManagementApiNotifier(managementApiClient(config.CALLBACK_URL)),
       concurrency: config.DELIVERY_CONCURRENCY,
       fanout: new SqsFanoutQueue(sqsClient(), config.FANOUT_QUEUE_URL),

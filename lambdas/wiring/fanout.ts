@@ -12,11 +12,7 @@ import { sqsClient } from './sqs';
 export const fanoutDeps = /* @__PURE__ */ once((): FanoutDeps & { deadLetter: SqsDeadLetter } => {
   const config = loadConfig(fanoutConfig, process.env);
   return {
-    connections: new DynamoConnectionStore(
-      documentClient(),
-      config.CONNECTIONS_TABLE,
-      config.CONNECTIONS_BY_USER_INDEX,
-    ),
+    connections: new DynamoConnectionStore(documentClient(), config.CONNECTIONS_TABLE),
     notifier: new ManagementApiNotifier(managementApiClient(config.CALLBACK_URL)),
     concurrency: config.DELIVERY_CONCURRENCY,
     deadLetter: new SqsDeadLetter(sqsClient(), config.DEAD_LETTER_QUEUE_URL),

@@ -18,10 +18,10 @@ export function buildPresenceDeps(
   config: EphemeralConfig,
 ): PresenceDeps {
   return {
-    activity: new DynamoConnectionActivity(db, config.CONNECTIONS_TABLE, config.CONNECTIONS_BY_USER_INDEX),
+    activity: new DynamoConnectionActivity(db, config.CONNECTIONS_TABLE),
     contacts: new DynamoContactDirectory(db, config.CONVERSATIONS_TABLE, INDEX.conversationsByMember),
     directory: new DynamoMembershipDirectory(db, config.CONVERSATIONS_TABLE),
-    connections: new DynamoConnectionStore(db, config.CONNECTIONS_TABLE, config.CONNECTIONS_BY_USER_INDEX),
+    connections: new DynamoConnectionStore(db, config.CONNECTIONS_TABLE),
     notifier: new ManagementApiNotifier(api),
     clock: systemClock,
     concurrency: config.DELIVERY_CONCURRENCY,

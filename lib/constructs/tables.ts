@@ -20,7 +20,7 @@ export interface HeraldTablesProps {
 
 /** Attribute names of the keys and the TTL, as the adapters in lambdas/adapters write them. */
 export const TABLE_KEYS = {
-  connections: { partitionKey: 'connectionId', ttl: 'expiresAt', byUserPartitionKey: 'userId' },
+  connections: { partitionKey: 'connectionId', ttl: 'expiresAt' },
   conversations: { partitionKey: 'conversationId', sortKey: 'sk', byMemberPartitionKey: 'memberId' },
   messages: { partitionKey: 'conversationId', sortKey: 'seq' },
 } as const;
@@ -28,8 +28,9 @@ export const TABLE_KEYS = {
 /**
  * Herald's three DynamoDB tables: on demand, point-in-time recovery, encrypted with the AWS managed key.
  *
- * - Connections: one row per live connection; TTL `expiresAt` (epoch seconds) removes rows whose
- *   `$disconnect` never arrived; a KEYS_ONLY index finds a user's connections without a Scan.
+ * - Connections: one row per live connection, and one user item per user naming their connections (ADR 16,
+ *   read by key in batches: no index, no Scan); TTL `expiresAt` (epoch seconds) removes rows whose
+ *   `$disconnect` never arrived and the user items of users long gone.
  * - Conversations: a meta row (sequence counter), one row per member (`memberId`, which feeds the sparse
  *   byMember index) and one idempotency row per accepted send.
  * - Messages: one row per message, keyed by conversation and gap-free sequence number.
@@ -53,12 +54,6 @@ export class HeraldTables extends Construct {
       partitionKey: { name: TABLE_KEYS.connections.partitionKey, type: AttributeType.STRING },
       timeToLiveAttribute: TABLE_KEYS.connections.ttl,
       removalPolicy: props.connectionsRemovalPolicy ?? RemovalPolicy.DESTROY,
-    });
-    this.connections.addGlobalSecondaryIndex({
-      indexName: INDEX.connectionsByUser,
-      partitionKey: { name: TABLE_KEYS.connections.byUserPartitionKey, type: AttributeType.STRING },
-      sortKey: { name: TABLE_KEYS.connections.partitionKey, type: AttributeType.STRING },
-      projectionType: ProjectionType.KEYS_ONLY,
     });
 
     this.conversations = new Table(this, 'Conversations', {

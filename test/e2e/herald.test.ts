@@ -3,8 +3,9 @@
  * (HERALD_WS_URL). Tests that look behind the API (tables, queues) run locally only.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import { connectionIdsOfUser, DynamoConnectionStore } from '../../lambdas/adapters/dynamo-connection-store';
 import { LIMITS } from '../../protocol';
 import { directId, HandshakeRefused, TestClient, tokenFor, unique } from './client';
 
@@ -234,20 +235,19 @@ describe.runIf(local)('behind the API (local cloud only)', () => {
     const conversationId = directId(a, b);
     const oli = await open(a);
     const pat = await open(b);
-    // A row whose $disconnect never arrived (AWS delivers $disconnect on a best-effort basis).
+    // A connection whose $disconnect never arrived (AWS delivers $disconnect on a best-effort basis): its row
+    // and its entry in the user's item, as $connect wrote them.
     const stale = 'Zm9yZ290dGVuAA=';
-    await db?.send(
-      new PutCommand({
-        TableName: local?.tables.connections,
-        Item: {
-          connectionId: stale,
-          userId: b,
-          // A minute old: a 410 from a connection younger than 30 s may be one still connecting, and stays.
-          connectedAt: Date.now() - 60_000,
-          expiresAt: Math.floor(Date.now() / 1000) + 3600,
-        },
-      }),
-    );
+    const table = local?.tables.connections;
+    if (!db || !table) throw new Error('this test needs the local cloud');
+    await new DynamoConnectionStore(db, table).put({
+      connectionId: stale,
+      userId: b,
+      // A minute old: a 410 from a connection younger than 30 s may be one still connecting, and stays.
+      connectedAt: Date.now() - 60_000,
+      expiresAt: Math.floor(Date.now() / 1000) + 3600,
+    });
+    expect(await connectionIdsOfUser(db, table, b)).toContain(stale);
     oli.sendMessage(conversationId, 'ping');
     await pat.until(() => expect(pat.messages()).toHaveLength(1));
     await pat.until(() => undefined);
@@ -260,5 +260,8 @@ describe.runIf(local)('behind the API (local cloud only)', () => {
       if (row) await new Promise((r) => setTimeout(r, 100));
     }
     expect(row).toBeUndefined();
+    // Pushes to the user no longer go to it; the live connection stays named.
+    expect(await connectionIdsOfUser(db, table, b)).not.toContain(stale);
+    expect(await connectionIdsOfUser(db, table, b)).toHaveLength(1);
   });
 });

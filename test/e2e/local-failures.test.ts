@@ -6,9 +6,10 @@
  */
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
+import { connectionIdsOfUser } from '../../lambdas/adapters/dynamo-connection-store';
 import { type LocalHerald, REPO_ROOT, startLocalHerald } from '../../local/herald-local';
 import { sqsClient } from '../../local/services/aws-clients';
 import { mintToken, readSigningSecret } from '../../local/tokens';
@@ -60,16 +61,11 @@ async function connect(userId: string) {
   return { ws, frames, closed, openedAt: Date.now() };
 }
 
+/** The connections the user's user item names (ADR 16), i.e. those delivery would push to. */
 async function connectionRows(userId: string): Promise<number> {
-  const { Items = [] } = await db.send(
-    new QueryCommand({
-      TableName: outputs.ConnectionsTableName,
-      IndexName: 'byUser',
-      KeyConditionExpression: 'userId = :u',
-      ExpressionAttributeValues: { ':u': userId },
-    }),
-  );
-  return Items.length;
+  const table = outputs.ConnectionsTableName;
+  if (!table) throw new Error('the stack has no ConnectionsTableName output');
+  return (await connectionIdsOfUser(db, table, userId)).length;
 }
 
 async function eventually(check: () => Promise<void>, timeoutMs: number): Promise<void> {

@@ -193,21 +193,13 @@ describe('tables', () => {
     expect(s.resources[tableId('Messages')]?.DeletionPolicy).toBe('Retain');
   });
 
-  it('Connections: connectionId key, TTL on expiresAt, KEYS_ONLY byUser index (userId, connectionId)', () => {
-    expect(props(tableId('Connections'))).toMatchObject({
+  it('Connections: connectionId key, TTL on expiresAt, no index (user items name the connections, ADR 16)', () => {
+    const connections = props(tableId('Connections'));
+    expect(connections).toMatchObject({
       KeySchema: [{ AttributeName: 'connectionId', KeyType: 'HASH' }],
       TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: INDEX.connectionsByUser,
-          KeySchema: [
-            { AttributeName: 'userId', KeyType: 'HASH' },
-            { AttributeName: 'connectionId', KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'KEYS_ONLY' },
-        },
-      ],
     });
+    expect(connections.GlobalSecondaryIndexes).toBeUndefined();
   });
 
   it('Conversations: (conversationId, sk) and the sparse byMember index (memberId, conversationId)', () => {
@@ -359,25 +351,14 @@ const SHARED_ENV = ['POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE'];
  */
 const EXPECTED_ENV: Record<FunctionName, string[]> = {
   Authorizer: [ENV.AUTH_MODE, ENV.AUTH_ISSUER, ENV.AUTH_AUDIENCE, ENV.AUTH_DEV_SECRET_ARN],
-  Connect: [ENV.CONNECTIONS_TABLE, ENV.CONNECTIONS_BY_USER_INDEX, ENV.CONVERSATIONS_TABLE, ENV.CALLBACK_URL],
-  Disconnect: [
-    ENV.CONNECTIONS_TABLE,
-    ENV.CONNECTIONS_BY_USER_INDEX,
-    ENV.CONVERSATIONS_TABLE,
-    ENV.CALLBACK_URL,
-  ],
-  Ephemeral: [
-    ENV.CONNECTIONS_TABLE,
-    ENV.CONNECTIONS_BY_USER_INDEX,
-    ENV.CONVERSATIONS_TABLE,
-    ENV.CALLBACK_URL,
-  ],
+  Connect: [ENV.CONNECTIONS_TABLE, ENV.CONVERSATIONS_TABLE, ENV.CALLBACK_URL],
+  Disconnect: [ENV.CONNECTIONS_TABLE, ENV.CONVERSATIONS_TABLE, ENV.CALLBACK_URL],
+  Ephemeral: [ENV.CONNECTIONS_TABLE, ENV.CONVERSATIONS_TABLE, ENV.CALLBACK_URL],
   Command: [ENV.CONNECTIONS_TABLE, ENV.CONVERSATIONS_TABLE, ENV.MESSAGE_QUEUE_URL],
   Query: [ENV.CONNECTIONS_TABLE, ENV.CONVERSATIONS_TABLE, ENV.MESSAGES_TABLE],
   DefaultRoute: [],
   Deliver: [
     ENV.CONNECTIONS_TABLE,
-    ENV.CONNECTIONS_BY_USER_INDEX,
     ENV.CONVERSATIONS_TABLE,
     ENV.MESSAGES_TABLE,
     ENV.CALLBACK_URL,
@@ -386,13 +367,7 @@ const EXPECTED_ENV: Record<FunctionName, string[]> = {
     ENV.DELIVERY_CONCURRENCY,
     ENV.RECALL_WINDOW_SECONDS,
   ],
-  Fanout: [
-    ENV.CONNECTIONS_TABLE,
-    ENV.CONNECTIONS_BY_USER_INDEX,
-    ENV.CALLBACK_URL,
-    ENV.DELIVERY_CONCURRENCY,
-    ENV.DEAD_LETTER_QUEUE_URL,
-  ],
+  Fanout: [ENV.CONNECTIONS_TABLE, ENV.CALLBACK_URL, ENV.DELIVERY_CONCURRENCY, ENV.DEAD_LETTER_QUEUE_URL],
 };
 
 /** The config schemas each function's wiring (lambdas/wiring/) loads at cold start. */
@@ -554,7 +529,6 @@ describe('functions', () => {
     const callbackUrl = 'https://<WebSocket/Api>.execute-api.{AWS::Region}.{AWS::URLSuffix}/prod';
     const expected: Record<string, string> = {
       [ENV.CONNECTIONS_TABLE]: '<Tables/Connections>',
-      [ENV.CONNECTIONS_BY_USER_INDEX]: INDEX.connectionsByUser,
       [ENV.CONVERSATIONS_TABLE]: '<Tables/Conversations>',
       [ENV.MESSAGES_TABLE]: '<Tables/Messages>',
       [ENV.MESSAGE_QUEUE_URL]: `<${QUEUES.main}>`,

@@ -47,8 +47,8 @@ const limits = () =>
     typingIntervalMs: TYPING_POLICY.intervalMs,
     typingMaxConversations: TYPING_POLICY.maxConversations,
   });
-const store = () => new DynamoConnectionStore(db, tables.connections, INDEX.connectionsByUser);
-const activity = () => new DynamoConnectionActivity(db, tables.connections, INDEX.connectionsByUser);
+const store = () => new DynamoConnectionStore(db, tables.connections);
+const activity = () => new DynamoConnectionActivity(db, tables.connections);
 
 async function connection(userId: UserId, connectedAt = Date.now()): Promise<string> {
   const connectionId = `${userId}-${runId()}=`;

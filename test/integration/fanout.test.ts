@@ -28,7 +28,7 @@ import { afterAll, beforeAll, describe, expect, it, type MockInstance, vi } from
 import { DynamoConnectionStore } from '../../lambdas/adapters/dynamo-connection-store';
 import { SqsDeadLetter } from '../../lambdas/adapters/sqs-dead-letter';
 import { FanoutEnqueueError, SqsFanoutQueue } from '../../lambdas/adapters/sqs-fanout-queue';
-import { ENV, INDEX } from '../../lambdas/config';
+import { ENV } from '../../lambdas/config';
 import { settleWithLimit } from '../../lambdas/core/concurrency';
 import {
   deliverFanoutJob,
@@ -212,7 +212,6 @@ beforeAll(async () => {
   ]);
   Object.assign(process.env, {
     [ENV.CONNECTIONS_TABLE]: tables.connections,
-    [ENV.CONNECTIONS_BY_USER_INDEX]: INDEX.connectionsByUser,
     [ENV.CALLBACK_URL]: endpoint.url,
     [ENV.DELIVERY_CONCURRENCY]: String(DELIVERY_CONCURRENCY),
     [ENV.FANOUT_QUEUE_URL]: main.queueUrl,
@@ -231,7 +230,7 @@ beforeAll(async () => {
   warn = vi.spyOn(wiring.logger, 'warn');
   error = vi.spyOn(wiring.logger, 'error');
   addMetric = vi.spyOn(wiring.metrics, 'addMetric');
-  connections = new DynamoConnectionStore(db, tables.connections, INDEX.connectionsByUser);
+  connections = new DynamoConnectionStore(db, tables.connections);
 
   // The production handler, its dependencies built by the composition root from the environment.
   start(main, (event) => fanoutModule.handler(event, lambdaContext()));
