@@ -155,7 +155,7 @@ export function renderMarkdown(r: BenchResult): string {
   if (r.coldStarts.length) {
     out.push(
       '',
-      `**Cold start** (handler module import in a fresh Node process with the function's environment, median; its NODE_OPTIONS: \`${r.coldStarts[0]?.nodeOptions ?? ''}\`; Node boot before it apart)`,
+      `**Cold start** (handler module import in a fresh Node process with the function's environment, median; its NODE_OPTIONS: ${r.coldStarts[0]?.nodeOptions ? `\`${r.coldStarts[0].nodeOptions}\`` : '(none)'}; Node boot before it apart)`,
       '',
       '| function | bundle | asset dir | init ms | runs ms | init ms without NODE_OPTIONS | node boot ms |',
       '| --- | ---: | ---: | ---: | --- | ---: | ---: |',
