@@ -33,6 +33,11 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import type { CfnTable } from 'aws-cdk-lib/aws-dynamodb';
+import { HeraldTables } from '../lib/constructs/tables';
+import { tableCreation } from '../local/cloudformation/dynamodb';
 import { dynamoDbClient, sqsClient } from '../local/services/aws-clients';
 import { CEILING_OPS, type CeilingOp } from './ceiling-model';
 import { type LatencySummary, summarize } from './stats';
@@ -426,46 +431,19 @@ async function createTables(
   raw: DynamoDBClient,
   tables: { conversations: string; messages: string },
 ): Promise<void> {
-  // Shaped as Herald's Conversations (with its byMember index) and Messages tables (lib/constructs/tables.ts).
-  await raw.send(
-    new CreateTableCommand({
-      TableName: tables.conversations,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'conversationId', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-        { AttributeName: 'memberId', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'conversationId', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: 'byMember',
-          KeySchema: [
-            { AttributeName: 'memberId', KeyType: 'HASH' },
-            { AttributeName: 'conversationId', KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'ALL' },
-        },
-      ],
-    }),
-  );
-  await raw.send(
-    new CreateTableCommand({
-      TableName: tables.messages,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'conversationId', AttributeType: 'S' },
-        { AttributeName: 'seq', AttributeType: 'N' },
-      ],
-      KeySchema: [
-        { AttributeName: 'conversationId', KeyType: 'HASH' },
-        { AttributeName: 'seq', KeyType: 'RANGE' },
-      ],
-    }),
-  );
+  // Herald's own Conversations (with its byMember index) and Messages tables, as the construct defines them
+  // (lib/constructs/tables.ts), created the way the local cloud creates them from a template.
+  const stack = new Stack(new App(), 'CeilingTables');
+  const herald = new HeraldTables(stack, 'Tables');
+  const resources = Template.fromStack(stack).findResources('AWS::DynamoDB::Table');
+  const propertiesOf = (table: { node: { defaultChild: unknown } }) =>
+    resources[stack.getLogicalId(table.node.defaultChild as CfnTable)]?.Properties;
+  for (const [name, table] of [
+    [tables.conversations, herald.conversations],
+    [tables.messages, herald.messages],
+  ] as const) {
+    await raw.send(new CreateTableCommand(tableCreation(name, propertiesOf(table)).createTable));
+  }
   // DynamoDB Local creates tables ACTIVE at once (the SDK's waiter would first sleep 20 s).
   for (const TableName of Object.values(tables)) {
     const { Table } = await raw.send(new DescribeTableCommand({ TableName }));
