@@ -316,7 +316,7 @@ async function liveMessage(
   ref: { clientMessageId: string },
 ): Promise<Extract<ConversationEvent, { kind: 'message' }>> {
   const target = await deps.store.getEvent(command.conversationId, command.targetSeq);
-  if (!target || target.kind !== 'message') {
+  if (target?.kind !== 'message') {
     throw new NotFoundError(`There is no message ${command.targetSeq} in this conversation.`, ref);
   }
   if (target.recalled) throw new RecallWindowClosedError(`Message ${command.targetSeq} was recalled.`, ref);

@@ -134,8 +134,7 @@ export class InMemoryEventStore implements EventStore {
     if (memberCount > LIMITS.maxGroupMembers) throw new GroupTooLargeError('too many', {});
     if (effects.updateMessage) {
       const target = list[effects.updateMessage.seq - 1];
-      if (!target || target.kind !== 'message' || target.recalled)
-        throw new RecallWindowClosedError('recalled', {});
+      if (target?.kind !== 'message' || target.recalled) throw new RecallWindowClosedError('recalled', {});
       const change = effects.updateMessage.change;
       const targetSeq = effects.updateMessage.seq;
       const edits = list.filter((e) => e.kind === 'edit' && e.targetSeq === targetSeq);
