@@ -1,5 +1,4 @@
 import {
-  BatchGetCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
@@ -10,6 +9,7 @@ import type { UserId } from '../../protocol';
 import { CONNECTION_TTL_GRACE_SECONDS, connectionExpiry, MAX_CONNECTION_SECONDS } from '../core/connections';
 import type { ConnectionRecord, ConnectionStore, LiveConnection } from '../core/ports';
 import { CONNECT_GRACE_MS } from '../core/presence';
+import { batchGetAll } from './dynamo-batch-get';
 import { isConditionFailure } from './dynamo-errors';
 import { CONNECTIONS_KEY } from './dynamo-keys';
 
@@ -36,10 +36,6 @@ export const USER_ITEM = {
   expiresAt: 'expiresAt',
 } as const;
 
-/** BatchGetItem takes at most 100 keys. */
-export const BATCH_GET_KEYS = 100;
-/** Rounds of UnprocessedKeys retries (with exponential backoff) before a read fails. */
-export const BATCH_GET_ROUNDS = 6;
 /** An entry whose connection is older than this is dead: API Gateway closed it (2 h), TTL grace included. */
 const ENTRY_MAX_AGE_MS = (MAX_CONNECTION_SECONDS + CONNECTION_TTL_GRACE_SECONDS) * 1000;
 
@@ -194,45 +190,23 @@ export async function connectionIdsOfUser(
 }
 
 /**
- * The user items of `userIds` (a user without one has no connection), 100 keys a BatchGetItem, retrying
- * UnprocessedKeys with backoff. Eventually consistent, as the index it replaced was: a connection registered
- * a moment before may be missed, and the client's catch-up on connect covers it.
+ * The user items of `userIds` (a user without one has no connection). Eventually consistent, as the index it
+ * replaced was: a connection registered a moment before may be missed, and the client's catch-up on connect
+ * covers it.
  */
 async function batchGetUserItems(
   db: DynamoDBDocumentClient,
   tableName: string,
   userIds: readonly UserId[],
 ): Promise<{ userId: UserId; item: Record<string, unknown> }[]> {
-  const found: { userId: UserId; item: Record<string, unknown> }[] = [];
-  for (let i = 0; i < userIds.length; i += BATCH_GET_KEYS) {
-    let keys: Record<string, unknown>[] = userIds.slice(i, i + BATCH_GET_KEYS).map(userKey);
-    for (let round = 0; keys.length > 0; round++) {
-      if (round >= BATCH_GET_ROUNDS)
-        throw new Error(`BatchGetItem left ${keys.length} user item(s) unprocessed`);
-      if (round > 0) await sleep(25 * 2 ** round);
-      const { Responses, UnprocessedKeys } = await db.send(
-        new BatchGetCommand({
-          RequestItems: {
-            [tableName]: {
-              Keys: keys,
-              ProjectionExpression: '#id, #conns',
-              ExpressionAttributeNames: { '#id': 'connectionId', '#conns': USER_ITEM.connections },
-            },
-          },
-        }),
-      );
-      for (const item of Responses?.[tableName] ?? []) {
-        const key = item.connectionId;
-        if (typeof key === 'string' && key.startsWith(CONNECTIONS_KEY.userPrefix)) {
-          found.push({ userId: key.slice(CONNECTIONS_KEY.userPrefix.length), item });
-        }
-      }
-      keys = UnprocessedKeys?.[tableName]?.Keys ?? [];
-    }
-  }
-  return found;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  const items = await batchGetAll(db, tableName, userIds.map(userKey), {
+    ProjectionExpression: '#id, #conns',
+    ExpressionAttributeNames: { '#id': 'connectionId', '#conns': USER_ITEM.connections },
+  });
+  return items.flatMap((item) => {
+    const key = item.connectionId;
+    return typeof key === 'string' && key.startsWith(CONNECTIONS_KEY.userPrefix)
+      ? [{ userId: key.slice(CONNECTIONS_KEY.userPrefix.length), item }]
+      : [];
+  });
 }

@@ -1,10 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  BatchGetCommand,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  QueryCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import {
   type ConversationEvent,
@@ -23,14 +17,9 @@ import type {
   Membership,
   MembershipPage,
 } from '../core/query-ports';
+import { batchGetAll } from './dynamo-batch-get';
 import { eventFromItem } from './dynamo-event-items';
 import { CONVERSATION_SK } from './dynamo-keys';
-
-/** BatchGetItem's limit of keys per call. */
-const BATCH_GET_KEYS = 100;
-/** Attempts at a batch's unprocessed keys (throttling) before giving up, with exponential backoff. */
-const BATCH_GET_ATTEMPTS = 8;
-const BATCH_GET_BACKOFF_MS = 25;
 
 /** Raised when a stored item breaks the storage layout (dynamo-event-items.ts): a writer bug, never input. */
 export class StoredItemError extends Error {
@@ -258,34 +247,8 @@ export class DynamoConversationReader implements ConversationReader {
     return { items, ...(records.length > page.limit && last ? { next: last.userId } : {}) };
   }
 
-  /** Every item of the Conversations table with these keys, 100 keys a call, retrying unprocessed keys. */
-  private async batchGet(keys: readonly Record<string, string>[]): Promise<Record<string, unknown>[]> {
-    const chunks: Record<string, string>[][] = [];
-    for (let i = 0; i < keys.length; i += BATCH_GET_KEYS) chunks.push(keys.slice(i, i + BATCH_GET_KEYS));
-    const results = await Promise.all(chunks.map((chunk) => this.batchGetChunk(chunk)));
-    return results.flat();
-  }
-
-  private async batchGetChunk(keys: readonly Record<string, unknown>[]): Promise<Record<string, unknown>[]> {
-    const table = this.tables.conversations;
-    const items: Record<string, unknown>[] = [];
-    let pending = keys;
-    for (let attempt = 1; pending.length > 0; attempt++) {
-      if (attempt > 1) {
-        if (attempt > BATCH_GET_ATTEMPTS) {
-          throw new Error(
-            `BatchGetItem left ${pending.length} key(s) unprocessed after ${BATCH_GET_ATTEMPTS} attempts`,
-          );
-        }
-        // Unprocessed keys mean throttling: back off, with jitter, before asking again.
-        await sleep(BATCH_GET_BACKOFF_MS * 2 ** (attempt - 2) * (0.5 + Math.random()));
-      }
-      const { Responses, UnprocessedKeys } = await this.db.send(
-        new BatchGetCommand({ RequestItems: { [table]: { Keys: [...pending] } } }),
-      );
-      items.push(...(Responses?.[table] ?? []));
-      pending = UnprocessedKeys?.[table]?.Keys ?? [];
-    }
-    return items;
+  /** Every item of the Conversations table with these keys. */
+  private batchGet(keys: readonly Record<string, string>[]): Promise<Record<string, unknown>[]> {
+    return batchGetAll(this.db, this.tables.conversations, keys);
   }
 }

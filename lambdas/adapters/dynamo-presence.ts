@@ -1,18 +1,8 @@
-import {
-  BatchGetCommand,
-  type DynamoDBDocumentClient,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ConversationId, UserId } from '../../protocol';
 import type { ConnectionActivity, ConnectionActivityRecord, ContactDirectory } from '../core/presence-ports';
-import {
-  BATCH_GET_KEYS,
-  BATCH_GET_ROUNDS,
-  connectionIdsOfUser,
-  removeConnectionRow,
-  sleep,
-} from './dynamo-connection-store';
+import { batchGetAll } from './dynamo-batch-get';
+import { connectionIdsOfUser, removeConnectionRow } from './dynamo-connection-store';
 import { isConditionFailure } from './dynamo-errors';
 import { CONVERSATION_SK } from './dynamo-keys';
 
@@ -77,45 +67,24 @@ export class DynamoConnectionActivity implements ConnectionActivity {
 
   async connectionsOf(userId: UserId): Promise<ConnectionActivityRecord[]> {
     const ids = await connectionIdsOfUser(this.db, this.tableName, userId);
-    const records: ConnectionActivityRecord[] = [];
-    for (let i = 0; i < ids.length; i += BATCH_GET_KEYS) {
-      const items = await this.batchGet(ids.slice(i, i + BATCH_GET_KEYS));
-      for (const item of items) {
-        const record = activityRecord(item);
-        if (record) records.push(record);
-      }
-    }
-    return records;
+    return (await this.batchGet(ids)).flatMap((item) => activityRecord(item) ?? []);
   }
 
-  private async batchGet(connectionIds: readonly string[]): Promise<Record<string, unknown>[]> {
-    const found: Record<string, unknown>[] = [];
-    let keys: Record<string, unknown>[] = connectionIds.map((id) => ({ [CONNECTION_ROW.key]: id }));
-    for (let round = 0; keys.length > 0; round++) {
-      if (round >= BATCH_GET_ROUNDS) {
-        throw new Error(`BatchGetItem left ${keys.length} connection row(s) unprocessed`);
-      }
-      if (round > 0) await sleep(25 * 2 ** round);
-      const { Responses, UnprocessedKeys } = await this.db.send(
-        new BatchGetCommand({
-          RequestItems: {
-            [this.tableName]: {
-              Keys: keys,
-              ConsistentRead: true,
-              ProjectionExpression: '#id, #at, #seen',
-              ExpressionAttributeNames: {
-                '#id': CONNECTION_ROW.key,
-                '#at': CONNECTION_ROW.connectedAt,
-                '#seen': CONNECTION_ROW.lastSeenAt,
-              },
-            },
-          },
-        }),
-      );
-      found.push(...(Responses?.[this.tableName] ?? []));
-      keys = UnprocessedKeys?.[this.tableName]?.Keys ?? [];
-    }
-    return found;
+  private batchGet(connectionIds: readonly string[]): Promise<Record<string, unknown>[]> {
+    return batchGetAll(
+      this.db,
+      this.tableName,
+      connectionIds.map((id) => ({ [CONNECTION_ROW.key]: id })),
+      {
+        ConsistentRead: true,
+        ProjectionExpression: '#id, #at, #seen',
+        ExpressionAttributeNames: {
+          '#id': CONNECTION_ROW.key,
+          '#at': CONNECTION_ROW.connectedAt,
+          '#seen': CONNECTION_ROW.lastSeenAt,
+        },
+      },
+    );
   }
 }
 
