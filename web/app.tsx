@@ -4,6 +4,7 @@ import { type ConversationEvent, HeraldClient, LocalStorageStore } from '../clie
 import { UserId } from '../protocol';
 import { ChatStore, type ConversationItem, messageOf, type Thread } from './chat-store';
 import { fetchConfig, fetchToken } from './dev-server-api';
+import { describe, preview, seenMarker, seenText, timeline, typingText } from './view';
 
 const LAST_USER_KEY = 'herald-web:user';
 
@@ -287,40 +288,6 @@ function ConversationList({ store }: { store: ChatStore }) {
   );
 }
 
-function preview(item: ConversationItem, me: string): string {
-  const event = item.lastEvent;
-  if (!event) return 'No messages yet';
-  const who = event.actorId === me ? 'You' : event.actorId;
-  return `${who}: ${describe(event, me)}`;
-}
-
-/** One line for an event that is not a message (membership, names). */
-function describe(event: ConversationEvent, me: string): string {
-  const name = (id: string) => (id === me ? 'you' : id);
-  switch (event.kind) {
-    case 'message':
-      return event.recalled ? 'message recalled' : event.text;
-    case 'edit':
-      return 'edited a message';
-    case 'recall':
-      return 'recalled a message';
-    case 'group.created':
-      return `created "${event.name}" with ${event.members.map(name).join(', ')}`;
-    case 'members.added':
-      return `added ${event.userIds.map(name).join(', ')}`;
-    case 'members.removed':
-      return `removed ${event.userIds.map(name).join(', ')}`;
-    case 'member.left':
-      return 'left';
-    case 'group.renamed':
-      return `renamed the group to "${event.name}"`;
-    default: {
-      const unknown: never = event;
-      return String(unknown);
-    }
-  }
-}
-
 function ConversationView({
   store,
   item,
@@ -337,9 +304,7 @@ function ConversationView({
   const [announcement, setAnnouncement] = useState('');
   const lastAnnounced = useRef(0);
 
-  const events = [...thread.events.values()]
-    .filter((e) => e.kind !== 'edit' && e.kind !== 'recall')
-    .sort((a, b) => a.seq - b.seq);
+  const events = timeline(thread);
   const newest = events[events.length - 1];
 
   // Opening a conversation puts the cursor in its composer.
@@ -379,7 +344,7 @@ function ConversationView({
     if (!thread.hasOlder) composerRef.current?.focus();
   };
 
-  const typing = [...thread.typing.keys()];
+  const typing = typingText(thread);
   const seen = seenMarker(events, thread, store.me);
 
   return (
@@ -429,10 +394,8 @@ function ConversationView({
           </li>
         ))}
       </ol>
-      <p class="typing" aria-hidden={typing.length === 0 ? 'true' : undefined}>
-        {typing.length === 0
-          ? '\u00a0'
-          : `${typing.join(', ')} ${typing.length === 1 ? 'is' : 'are'} typing…`}
+      <p class="typing" aria-hidden={typing === '' ? 'true' : undefined}>
+        {typing === '' ? '\u00a0' : typing}
       </p>
       <div class="sr-only" aria-live="polite" aria-atomic="true">
         {announcement}
@@ -440,25 +403,6 @@ function ConversationView({
       <Composer store={store} inputRef={composerRef} title={item.title} />
     </section>
   );
-}
-
-/** The newest message of mine that the others have read, and who read it. */
-function seenMarker(
-  events: readonly ConversationEvent[],
-  thread: Thread,
-  me: string,
-): { seq: number; by: string[] } | undefined {
-  for (let i = events.length - 1; i >= 0; i--) {
-    const event = events[i];
-    if (event?.kind !== 'message' || event.actorId !== me) continue;
-    const by = [...thread.readBy].filter(([, readSeq]) => readSeq >= event.seq).map(([user]) => user);
-    if (by.length > 0) return { seq: event.seq, by: by.sort() };
-  }
-  return undefined;
-}
-
-function seenText(by: readonly string[], kind: ConversationItem['kind']): string {
-  return kind === 'direct' ? 'Seen' : `Seen by ${by.join(', ')}`;
 }
 
 function EventLine({ event, me, seen }: { event: ConversationEvent; me: string; seen: string | undefined }) {

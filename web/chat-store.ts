@@ -57,6 +57,21 @@ const TYPING_IDLE_MS = 3_000;
 
 export type ConnectionLabel = 'connecting' | 'online' | 'reconnecting' | 'closed';
 
+/** The part of the SDK the store uses: a {@link HeraldClient}, or a fake in the unit tests. */
+export type ChatClient = Pick<
+  HeraldClient,
+  | 'on'
+  | 'close'
+  | 'history'
+  | 'listMembers'
+  | 'listConversations'
+  | 'track'
+  | 'send'
+  | 'typing'
+  | 'markRead'
+  | 'createGroup'
+>;
+
 export class ChatStore {
   readonly conversations = new Map<string, ConversationItem>();
   readonly threads = new Map<string, Thread>();
@@ -76,7 +91,7 @@ export class ChatStore {
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
-    private readonly client: HeraldClient,
+    private readonly client: ChatClient,
     readonly me: string,
     /** Whether the user can see the page (markRead only then). */
     private readonly isVisible: () => boolean = () => true,
