@@ -10,23 +10,26 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
 import { connectionIdsOfUser } from '../../lambdas/adapters/dynamo-connection-store';
-import { type LocalHerald, REPO_ROOT, startLocalHerald } from '../../local/herald-local';
+import { type LocalHerald, startLocalHerald } from '../../local/herald-local';
 import { sqsClient } from '../../local/services/aws-clients';
 import { mintToken, readSigningSecret } from '../../local/tokens';
+import { type RunAssemblyDir, runAssemblyDir } from '../helpers/assembly-dir';
 import { queueDepth } from '../helpers/provision';
 import { directId, unique } from './client';
 
 const isLocal = inject('heraldTarget').kind === 'local';
 let herald: LocalHerald;
+let assembly: RunAssemblyDir | undefined;
 let db: DynamoDBDocumentClient;
 let outputs: Record<string, string>;
 
 beforeAll(async () => {
   if (!isLocal) return;
+  assembly = runAssemblyDir('e2e-failures');
   herald = await startLocalHerald({
     port: 0,
     writeStateFile: false,
-    assemblyDir: `${REPO_ROOT}/.herald/cdk.out-e2e-failures`,
+    assemblyDir: assembly.path,
     context: { 'herald:deliveryTimeoutSeconds': '2', 'herald:maxReceiveCount': '2' },
     limits: { idleTimeoutMs: 1500, maxConnectionMs: 3000 },
     log: () => undefined,
@@ -42,6 +45,7 @@ beforeAll(async () => {
 }, 180_000);
 afterAll(async () => {
   await herald?.stop();
+  assembly?.remove();
 });
 
 async function connect(userId: string) {

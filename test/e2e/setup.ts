@@ -6,6 +6,7 @@
  */
 import type { TestProject } from 'vitest/node';
 import { startLocalHerald } from '../../local/herald-local';
+import { runAssemblyDir } from '../helpers/assembly-dir';
 
 export interface E2eTarget {
   readonly kind: 'local' | 'remote';
@@ -55,7 +56,17 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     return undefined;
   }
   const t0 = performance.now();
-  const herald = await startLocalHerald({ port: 0, writeStateFile: false, log: () => undefined });
+  // Its own cdk.out, so a second run (or `npm start`) at the same moment cannot overwrite this one's assets.
+  const assembly = runAssemblyDir('e2e');
+  const herald = await startLocalHerald({
+    port: 0,
+    writeStateFile: false,
+    assemblyDir: assembly.path,
+    log: () => undefined,
+  }).catch((error: unknown) => {
+    assembly.remove();
+    throw error;
+  });
   const { cloud, state } = herald;
   const outputs = Object.assign({}, ...cloud.stacks.map((s) => s.outputs)) as Record<string, string>;
   console.info(
@@ -83,5 +94,8 @@ export default async function setup(project: TestProject): Promise<(() => Promis
       assemblyDir: cloud.assemblyDir,
     },
   });
-  return () => herald.stop();
+  return async () => {
+    await herald.stop();
+    assembly.remove();
+  };
 }
