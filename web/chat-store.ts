@@ -6,6 +6,7 @@
 import {
   type ConversationEvent,
   directConversationId,
+  type EventOf,
   type HeraldClient,
   HeraldError,
   isGroupConversationId,
@@ -388,19 +389,36 @@ export class ChatStore {
   /** Stores an event in a thread: edits and recalls change their message; an author has read what they wrote. */
   private store(thread: Thread, event: ConversationEvent): void {
     thread.events.set(event.seq, event);
-    if (event.kind === 'edit' || event.kind === 'recall') {
-      const target = thread.events.get(event.targetSeq);
-      if (target?.kind === 'message') {
-        thread.events.set(
-          target.seq,
-          event.kind === 'edit'
-            ? { ...target, text: event.text, editedAt: event.at }
-            : { ...target, text: '', recalled: true },
-        );
-      }
-    }
+    if (event.kind === 'message') this.amend(thread, event.seq);
+    else if (event.kind === 'edit' || event.kind === 'recall') this.amend(thread, event.targetSeq);
     if (event.actorId !== this.me)
       thread.readBy.set(event.actorId, Math.max(thread.readBy.get(event.actorId) ?? 0, event.seq));
+  }
+
+  /**
+   * Gives the message at `seq` the state its edits and recalls in the thread make, in seq order, whichever came
+   * first: an edit before its message (out of order), a copy of the message after its recall, a history page
+   * read before an edit that arrived live while the page was on its way.
+   */
+  private amend(thread: Thread, seq: number): void {
+    let message = thread.events.get(seq);
+    if (message?.kind !== 'message') return;
+    const changes = [...thread.events.values()]
+      .filter(
+        (e): e is EventOf<'edit' | 'recall'> =>
+          (e.kind === 'edit' || e.kind === 'recall') && e.targetSeq === seq,
+      )
+      .sort((a, b) => a.seq - b.seq);
+    if (changes.length === 0) return;
+    for (const change of changes) {
+      if (message.recalled) break;
+      // In history, an edit of a message recalled later says so.
+      message =
+        change.kind === 'edit' && !change.recalled
+          ? { ...message, text: change.text, editedAt: change.at }
+          : { ...message, text: '', recalled: true };
+    }
+    thread.events.set(seq, message);
   }
 
   private async loadReadPositions(id: string): Promise<void> {
