@@ -86,6 +86,8 @@ export class ChatStore {
 
   private readonly listeners = new Set<() => void>();
   private readonly unsubscribe: (() => void)[] = [];
+  /** The conversation my last typing `start` went to, until its `stop`. */
+  private typingIn: string | undefined;
   private typingSentAt = 0;
   private typingStopTimer: ReturnType<typeof setTimeout> | undefined;
   private typingSweep: ReturnType<typeof setInterval> | undefined;
@@ -159,6 +161,7 @@ export class ChatStore {
 
   /** Shows a conversation: loads its newest page and its members' read positions the first time. */
   async open(id: string): Promise<void> {
+    if (this.typingIn !== undefined && this.typingIn !== id) this.stopTyping();
     this.ensureConversation(id);
     this.activeId = id;
     this.changed();
@@ -190,6 +193,7 @@ export class ChatStore {
   }
 
   close(): void {
+    this.stopTyping();
     this.activeId = undefined;
     this.changed();
   }
@@ -231,7 +235,7 @@ export class ChatStore {
     const clientMessageId = crypto.randomUUID();
     const pending: PendingMessage = { clientMessageId, text: trimmed.slice(0, LIMITS.maxTextLength) };
     thread.pending.push(pending);
-    this.stopTyping(id);
+    this.stopTyping();
     this.changed();
     this.client.send(id, pending.text, { clientMessageId }).catch((error: unknown) => {
       pending.failed = messageOf(error);
@@ -245,11 +249,12 @@ export class ChatStore {
     if (!id) return;
     const now = Date.now();
     if (now - this.typingSentAt >= LIMITS.typingIntervalMs) {
+      this.typingIn = id;
       this.typingSentAt = now;
       this.client.typing(id, 'start');
     }
     clearTimeout(this.typingStopTimer);
-    this.typingStopTimer = setTimeout(() => this.stopTyping(id), TYPING_IDLE_MS);
+    this.typingStopTimer = setTimeout(() => this.stopTyping(), TYPING_IDLE_MS);
   }
 
   /** Opens (creating locally) the direct conversation with `userId`. */
@@ -328,6 +333,12 @@ export class ChatStore {
     if (gone) {
       this.conversations.delete(id);
       this.threads.delete(id);
+      if (this.typingIn === id) {
+        // No `stop` to a conversation I am no longer in: the server would refuse it.
+        clearTimeout(this.typingStopTimer);
+        this.typingIn = undefined;
+        this.typingSentAt = 0;
+      }
       if (this.activeId === id) this.activeId = undefined;
       this.tell(`You are no longer in ${item.title}.`);
     }
@@ -448,10 +459,13 @@ export class ChatStore {
     }, 300);
   }
 
-  private stopTyping(id: string): void {
+  /** Sends `stop` where my last `start` went, if it is not stopped yet. */
+  private stopTyping(): void {
     clearTimeout(this.typingStopTimer);
     this.typingStopTimer = undefined;
-    if (this.typingSentAt === 0) return;
+    const id = this.typingIn;
+    if (id === undefined) return;
+    this.typingIn = undefined;
     this.typingSentAt = 0;
     this.client.typing(id, 'stop');
   }
