@@ -86,6 +86,12 @@ export class ChatStore {
 
   private readonly listeners = new Set<() => void>();
   private readonly unsubscribe: (() => void)[] = [];
+  /** Per conversation, the events its unread count holds already: a copy that arrives again is not counted. */
+  private readonly counted = new Map<string, Counted>();
+  /** Per group, the seq of the event that gave it its title: an older list or a late rename does not undo it. */
+  private readonly titleSeq = new Map<string, number>();
+  /** Conversations I was removed from or left, and at which seq: a late event from before does not bring them back. */
+  private readonly leftAt = new Map<string, number>();
   /** The conversation my last typing `start` went to, until its `stop`. */
   private typingIn: string | undefined;
   private typingSentAt = 0;
@@ -282,21 +288,47 @@ export class ChatStore {
       this.client.markRead(id, newest);
       item.readSeq = Math.max(item.readSeq, newest);
       item.unread = 0;
+      this.forgetCountedUpTo(id, item.readSeq);
       this.changed();
     }
   }
 
   // -- what the SDK reports ------------------------------------------------------------------------------------
 
+  /**
+   * A list of my conversations (after each connection, or asked for). It may be older than what arrived live
+   * meanwhile, and older than a read position this page sent (the SDK sends reads once the list is in): it moves
+   * nothing backwards, and adds to its unread count what arrived live after it was taken.
+   */
   private onConversations(items: readonly ConversationSnapshot[]): void {
     for (const summary of items) {
-      const item = this.ensureConversation(summary.conversationId);
-      if (summary.name) item.title = summary.name;
+      const id = summary.conversationId;
+      const left = this.leftAt.get(id);
+      if (left !== undefined) {
+        if (summary.lastSeq <= left) continue; // taken before I was removed
+        this.leftAt.delete(id);
+      }
+      const item = this.ensureConversation(id);
+      if (summary.name && summary.lastSeq >= (this.titleSeq.get(id) ?? 0)) item.title = summary.name;
       item.lastSeq = Math.max(item.lastSeq, summary.lastSeq);
       if (summary.lastEvent && (!item.lastEvent || summary.lastEvent.seq >= item.lastEvent.seq))
         item.lastEvent = summary.lastEvent;
-      item.readSeq = summary.readSeq;
-      item.unread = summary.unread;
+      item.readSeq = Math.max(item.readSeq, summary.readSeq);
+      const counted = this.countedIn(id);
+      if (summary.lastSeq >= counted.upTo) {
+        // What the list counts, less what I read since; then what came live after it.
+        const listed = Math.min(summary.unread, Math.max(0, summary.lastSeq - item.readSeq));
+        counted.upTo = summary.lastSeq;
+        let later = 0;
+        for (const seq of counted.seqs) {
+          if (seq <= counted.upTo) counted.seqs.delete(seq);
+          else if (seq > item.readSeq) later++;
+        }
+        item.unread = listed + later;
+      } else {
+        // An older list than one already taken: it can only say I read more.
+        item.unread = Math.max(0, Math.min(item.unread, item.lastSeq - item.readSeq));
+      }
     }
     this.markVisibleRead();
     this.changed();
@@ -304,6 +336,11 @@ export class ChatStore {
 
   private onEvent(event: ConversationEvent): void {
     const id = event.conversationId;
+    const left = this.leftAt.get(id);
+    if (left !== undefined) {
+      if (event.seq <= left) return; // from before I was removed, arriving late
+      this.leftAt.delete(id); // added again
+    }
     const known = this.conversations.has(id);
     const item = this.ensureConversation(id);
     if (!known && event.kind !== 'group.created' && item.kind === 'group') this.refreshListSoon();
@@ -311,11 +348,18 @@ export class ChatStore {
       item.lastSeq = event.seq;
       item.lastEvent = event;
     }
-    if (event.kind === 'group.created' || event.kind === 'group.renamed') item.title = event.name;
+    if (
+      (event.kind === 'group.created' || event.kind === 'group.renamed') &&
+      event.seq >= (this.titleSeq.get(id) ?? 0)
+    ) {
+      item.title = event.name;
+      this.titleSeq.set(id, event.seq);
+    }
     if (event.actorId === this.me) {
       item.readSeq = Math.max(item.readSeq, event.seq);
       item.unread = 0;
-    } else if (event.seq > item.readSeq) {
+      this.forgetCountedUpTo(id, item.readSeq);
+    } else if (event.seq > item.readSeq && this.countOnce(id, event.seq)) {
       item.unread += 1;
     }
     const thread = this.thread(id);
@@ -327,12 +371,16 @@ export class ChatStore {
     } else {
       thread.typing.delete(event.actorId);
     }
+    if (event.kind === 'members.removed') for (const user of event.userIds) thread.typing.delete(user);
     const gone =
       (event.kind === 'member.left' && event.actorId === this.me) ||
       (event.kind === 'members.removed' && event.userIds.includes(this.me));
     if (gone) {
       this.conversations.delete(id);
       this.threads.delete(id);
+      this.counted.delete(id);
+      this.titleSeq.delete(id);
+      this.leftAt.set(id, event.seq);
       if (this.typingIn === id) {
         // No `stop` to a conversation I am no longer in: the server would refuse it.
         clearTimeout(this.typingStopTimer);
@@ -432,6 +480,29 @@ export class ChatStore {
     thread.events.set(seq, message);
   }
 
+  /** Whether an event of another member is new to the unread count of its conversation (and now counted). */
+  private countOnce(id: string, seq: number): boolean {
+    const counted = this.countedIn(id);
+    if (seq <= counted.upTo || counted.seqs.has(seq)) return false;
+    counted.seqs.add(seq);
+    return true;
+  }
+
+  /** What is read is never counted again: no need to remember it. */
+  private forgetCountedUpTo(id: string, readSeq: number): void {
+    const seqs = this.counted.get(id)?.seqs;
+    if (seqs) for (const seq of seqs) if (seq <= readSeq) seqs.delete(seq);
+  }
+
+  private countedIn(id: string): Counted {
+    let counted = this.counted.get(id);
+    if (!counted) {
+      counted = { upTo: 0, seqs: new Set() };
+      this.counted.set(id, counted);
+    }
+    return counted;
+  }
+
   private async loadReadPositions(id: string): Promise<void> {
     const thread = this.thread(id);
     let cursor: string | undefined;
@@ -493,6 +564,12 @@ export class ChatStore {
     this.version++;
     for (const listener of this.listeners) listener();
   }
+}
+
+/** The events an unread count holds: every one up to `upTo` (the last list's lastSeq), and `seqs` after it. */
+interface Counted {
+  upTo: number;
+  readonly seqs: Set<number>;
 }
 
 type ConversationSnapshot = {
