@@ -34,6 +34,7 @@ import {
   type PhaseUsage,
   perMessage,
 } from './cost-model';
+import { type PhaseProfile, phaseSlug, startCpuProfiles } from './cpu-profile';
 import {
   type BenchConnection,
   MAX_RATE_PER_SENDER,
@@ -151,6 +152,8 @@ export interface BenchResult {
   readonly connectionItemBytes?: number;
   readonly coldStarts: readonly ColdStart[];
   readonly functionErrors: { readonly count: number; readonly examples: readonly string[] };
+  /** With --cpu-prof: each Herald phase's CPU profile summary. */
+  readonly profiles?: readonly PhaseProfile[];
   readonly targets: readonly TargetCheck[];
   readonly ok: boolean;
 }
@@ -185,6 +188,7 @@ async function main(): Promise<number> {
   let coldStarts: ColdStart[] = [];
   let connectionItemBytes: number | undefined;
   let functionErrors = { count: 0, examples: [] as string[] };
+  const profiles: PhaseProfile[] = [];
   const log = (line: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
 
   for (const target of options.targets) {
@@ -253,12 +257,24 @@ async function main(): Promise<number> {
           options,
           log,
           open,
-          measure: async (run) => {
+          measure: async (phase, run) => {
             await sleep(SETTLE_MS);
             const before = collector.snapshot();
             const bytesBefore = await historyBytes();
             const eventBytesBefore = await eventBytes();
+            const profiling = options.cpuProf
+              ? await startCpuProfiles({
+                  runtime: herald.cloud.runtime,
+                  root: REPO_ROOT,
+                  assemblyDir: herald.cloud.assemblyDir,
+                })
+              : undefined;
             const result = await run();
+            if (profiling) {
+              const profile = await profiling.stop(phase, join(options.out, 'profiles', phaseSlug(phase)));
+              profiles.push(profile);
+              log(`  CPU profile: ${profile.dir}`);
+            }
             await sleep(SETTLE_MS);
             const usage = usageBetween(before, collector.snapshot());
             const stored = ((await historyBytes()) - bytesBefore) / Math.max(1, result.accepted);
@@ -376,6 +392,7 @@ async function main(): Promise<number> {
     ...(connectionItemBytes === undefined ? {} : { connectionItemBytes }),
     coldStarts,
     functionErrors,
+    ...(profiles.length > 0 ? { profiles } : {}),
     targets,
     ok: correct,
   };
@@ -408,7 +425,10 @@ interface ScenarioRun {
   readonly log: (line: string) => void;
   /** Where the scenario leaves its connections, for the caller to close at the end. */
   readonly open: BenchConnection[][];
-  readonly measure?: (run: () => Promise<PhaseResult>) => Promise<{
+  readonly measure?: (
+    phase: string,
+    run: () => Promise<PhaseResult>,
+  ) => Promise<{
     usage: UsageSnapshot;
     storedBytesPerMessage: number;
     storedEventBytesPerMessage: number;
@@ -504,7 +524,7 @@ async function runScenario(run: ScenarioRun): Promise<PhaseRecord[]> {
     } = {};
     if (run.measure) {
       let captured: PhaseResult | undefined;
-      extra = await run.measure(async () => {
+      extra = await run.measure(name, async () => {
         captured = await execute();
         return captured;
       });

@@ -51,6 +51,8 @@ export const BenchOptions = z.object({
   ceilingSeconds: z.coerce.number().min(0.5).max(60).optional(),
   /** Callers in parallel in the ceiling phase; absent: the best of a sweep (4, 16, 64) on GetItem. */
   ceilingConcurrency: z.coerce.number().int().min(1).max(256).optional(),
+  /** V8 CPU profiles of the main thread and every Lambda worker over each Herald phase, summarised in the report. */
+  cpuProf: z.boolean().default(false),
 });
 export type BenchOptions = z.infer<typeof BenchOptions>;
 
@@ -70,6 +72,8 @@ export const USAGE = `npm run bench -- [options]
   --no-ceiling            skip measuring the local services' own capacity (the emulator ceiling)
   --ceiling-seconds N     seconds per operation in the ceiling phase (default 3, quick 1.5)
   --ceiling-concurrency N callers in parallel in the ceiling phase (default: best of 4, 16, 64 on GetItem)
+  --cpu-prof              CPU-profile the main thread and every Lambda worker during each Herald phase:
+                          .cpuprofile files in <out>/profiles/<phase>/, a summary in latest.{md,json}
   --help`;
 
 export class OptionsError extends Error {
@@ -98,6 +102,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
         'no-ceiling': { type: 'boolean' },
         'ceiling-seconds': { type: 'string' },
         'ceiling-concurrency': { type: 'string' },
+        'cpu-prof': { type: 'boolean' },
         help: { type: 'boolean' },
       },
     });
@@ -121,6 +126,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     ceiling: v['no-ceiling'] ? false : undefined,
     ceilingSeconds: v['ceiling-seconds'],
     ceilingConcurrency: v['ceiling-concurrency'],
+    cpuProf: v['cpu-prof'],
   });
   if (!result.success) {
     const problems = result.error.issues.map((i) => `  --${flagOf(String(i.path[0] ?? ''))}: ${i.message}`);
@@ -141,6 +147,7 @@ function flagOf(key: string): string {
       skipSynth: 'skip-synth',
       ceilingSeconds: 'ceiling-seconds',
       ceilingConcurrency: 'ceiling-concurrency',
+      cpuProf: 'cpu-prof',
     }[key] ?? key
   );
 }

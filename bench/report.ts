@@ -1,5 +1,6 @@
 /** The Markdown report of a benchmark run (bench/results/latest.md, and the README's Benchmarks section). */
 import type { BenchResult } from './main';
+import { renderProfiles } from './profile-report';
 
 const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : 'n/a');
 const n0 = (v: number) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : 'n/a');
@@ -180,6 +181,7 @@ export function renderMarkdown(r: BenchResult): string {
       );
     }
   }
+  if (r.profiles?.length) out.push(...renderProfiles(r.profiles));
   if (r.functionErrors.count > 0) {
     out.push(
       '',

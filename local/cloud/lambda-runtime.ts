@@ -33,9 +33,34 @@ export interface LambdaRuntimeOptions {
 export interface LambdaRuntime extends LambdaInvoker {
   /** Terminates every worker. */
   stop(): Promise<void>;
+  /**
+   * Starts a V8 CPU profile in every execution environment, and in each one that starts before
+   * `stopProfiling` (the bench's --cpu-prof). Nothing of it runs unless called.
+   */
+  startProfiling(options?: { readonly samplingIntervalUs?: number }): void;
+  /** Stops the profiles: one per environment that ran one to the end (an environment that died has none). */
+  stopProfiling(): Promise<WorkerProfile[]>;
   /** For tests and the banner: how many cold starts each function had. */
   stats(): Record<string, { coldStarts: number; invocations: number }>;
 }
+
+/** One execution environment's CPU profile (a V8 `.cpuprofile` object). */
+export interface WorkerProfile {
+  readonly functionId: string;
+  readonly functionName: string;
+  readonly profile: unknown;
+  /** The worker thread's CPU time over the profile's window (process.threadCpuUsage). */
+  readonly threadCpuMs: number | undefined;
+}
+
+/** Shared by a runtime's environments: whether a profile is being taken. */
+interface ProfilingState {
+  active: boolean;
+  samplingIntervalUs: number;
+}
+
+/** How long a worker may take to hand its profile over. */
+const PROFILE_STOP_TIMEOUT_MS = 30_000;
 
 /** The account id of local ARNs. */
 const ACCOUNT_ID = '000000000000';
@@ -56,6 +81,7 @@ type WorkerMessage =
       readonly errorType: string;
       readonly errorMessage: string;
     }
+  | { readonly type: 'profile'; readonly profile: unknown; readonly threadCpuMs: number | undefined }
   | {
       readonly type: 'fatal';
       readonly origin: 'uncaughtException' | 'unhandledRejection';
@@ -76,9 +102,10 @@ export function createLambdaRuntime(options: LambdaRuntimeOptions): LambdaRuntim
   }
   const log = options.log ?? defaultLog;
   const pools = new Map<string, FunctionPool>();
+  const profiling: ProfilingState = { active: false, samplingIntervalUs: 1000 };
   for (const definition of options.functions) {
     if (pools.has(definition.id)) throw new Error(`Two functions have the id ${definition.id}`);
-    pools.set(definition.id, new FunctionPool(definition, options, maxConcurrency, log));
+    pools.set(definition.id, new FunctionPool(definition, options, maxConcurrency, log, profiling));
   }
   let stopped = false;
 
@@ -96,6 +123,16 @@ export function createLambdaRuntime(options: LambdaRuntimeOptions): LambdaRuntim
     async stop() {
       stopped = true;
       await Promise.all([...pools.values()].map((pool) => pool.stop()));
+    },
+    startProfiling(profileOptions) {
+      profiling.active = true;
+      profiling.samplingIntervalUs = profileOptions?.samplingIntervalUs ?? 1000;
+      for (const pool of pools.values()) pool.startProfiling();
+    },
+    async stopProfiling() {
+      profiling.active = false;
+      const profiles = await Promise.all([...pools.values()].map((pool) => pool.stopProfiling()));
+      return profiles.flat();
     },
     stats() {
       return Object.fromEntries(
@@ -123,7 +160,21 @@ class FunctionPool {
     private readonly options: LambdaRuntimeOptions,
     private readonly maxConcurrency: number,
     private readonly log: Log,
+    private readonly profiling: ProfilingState,
   ) {}
+
+  startProfiling(): void {
+    for (const environment of this.environments) environment.startProfile(this.profiling.samplingIntervalUs);
+  }
+
+  async stopProfiling(): Promise<WorkerProfile[]> {
+    const profiles = await Promise.all(
+      [...this.environments].map((environment) => environment.stopProfile()),
+    );
+    return profiles
+      .filter((p): p is Omit<WorkerProfile, 'functionId' | 'functionName'> => p !== undefined)
+      .map((p) => ({ functionId: this.definition.id, functionName: this.definition.functionName, ...p }));
+  }
 
   async invoke(event: unknown): Promise<unknown> {
     this.invocations += 1;
@@ -176,10 +227,16 @@ class FunctionPool {
 
   private start(): ExecutionEnvironment {
     this.coldStarts += 1;
-    const environment = new ExecutionEnvironment(this.definition, this.options, this.log, () => {
-      this.environments.delete(environment);
-      this.dispatch();
-    });
+    const environment = new ExecutionEnvironment(
+      this.definition,
+      this.options,
+      this.log,
+      () => {
+        this.environments.delete(environment);
+        this.dispatch();
+      },
+      this.profiling,
+    );
     this.environments.add(environment);
     return environment;
   }
@@ -212,12 +269,21 @@ class ExecutionEnvironment {
   private uncaught: Error | undefined;
   private readonly exited: Promise<void>;
   private settleReady: { resolve(): void; reject(error: LambdaInvocationError): void } | undefined;
+  /** Whether the worker has loaded its handler (it answers profile messages from then on). */
+  private loaded = false;
+  /** A profile runs in the worker. */
+  private profiling = false;
+  /** Waits for the worker's profile (or its death). */
+  private profileWaiter:
+    | ((profile: Omit<WorkerProfile, 'functionId' | 'functionName'> | undefined) => void)
+    | undefined;
 
   constructor(
     private readonly definition: FunctionDefinition,
     options: LambdaRuntimeOptions,
     private readonly log: Log,
     private readonly onDead: () => void,
+    private readonly profilingState: ProfilingState,
   ) {
     this.functionName = definition.functionName;
     this.logStreamName = logStreamName();
@@ -320,6 +386,28 @@ class ExecutionEnvironment {
     });
   }
 
+  /** Starts this worker's CPU profile (once it has loaded its handler, if it has not yet). */
+  startProfile(samplingIntervalUs: number): void {
+    if (!this.loaded || this.profiling || this.state === 'dead') return;
+    this.profiling = true;
+    this.worker.postMessage({ type: 'profileStart', samplingIntervalUs });
+  }
+
+  /** Stops this worker's CPU profile: undefined if none ran, or the worker died or did not answer. */
+  stopProfile(): Promise<Omit<WorkerProfile, 'functionId' | 'functionName'> | undefined> {
+    if (!this.profiling || this.state === 'dead') return Promise.resolve(undefined);
+    this.profiling = false;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.profileWaiter?.(undefined), PROFILE_STOP_TIMEOUT_MS);
+      this.profileWaiter = (profile) => {
+        clearTimeout(timer);
+        this.profileWaiter = undefined;
+        resolve(profile);
+      };
+      this.worker.postMessage({ type: 'profileStop' });
+    });
+  }
+
   /** Terminates the worker (for a timeout or `stop()`); an invocation in flight fails as a crash. */
   async kill(reason: string): Promise<void> {
     if (this.state !== 'dead') {
@@ -341,7 +429,17 @@ class ExecutionEnvironment {
         // Still reserved for the invocation that started it: `invoke` makes it busy.
         // Like Lambda's, the init duration counts the runtime's own start (the Worker's), not only the handler's.
         this.initDurationMs = performance.now() - this.createdAt;
+        this.loaded = true;
+        // Posted before the invocation that started it: the profile covers it.
+        if (this.profilingState.active) this.startProfile(this.profilingState.samplingIntervalUs);
         this.settleReady?.resolve();
+        return;
+      case 'profile':
+        this.profileWaiter?.(
+          message.profile === undefined
+            ? undefined
+            : { profile: message.profile, threadCpuMs: message.threadCpuMs },
+        );
         return;
       case 'initError':
         clearTimeout(initTimer);
@@ -392,6 +490,7 @@ class ExecutionEnvironment {
 
   private onExit(code: number): void {
     this.state = 'dead';
+    this.profileWaiter?.(undefined);
     const { errorType, errorMessage } = this.crashReason(code);
     this.settleReady?.reject(this.error('crash', errorType, errorMessage));
     if (this.pending)

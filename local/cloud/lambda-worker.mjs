@@ -35,6 +35,7 @@ import { parentPort, workerData } from 'node:worker_threads';
  *   redirects: HostRedirect[],
  * }} WorkerConfig
  * @typedef {{ type: 'invoke', requestId: string, event: string, deadlineMs: number }} InvokeMessage
+ * @typedef {{ type: 'profileStart', samplingIntervalUs: number } | { type: 'profileStop' }} ProfileMessage
  */
 
 const port = parentPort;
@@ -79,8 +80,10 @@ try {
   process.exit(1);
 }
 port.postMessage({ type: 'ready' });
-port.on('message', (/** @type {InvokeMessage} */ message) => {
+port.on('message', (/** @type {InvokeMessage | ProfileMessage} */ message) => {
   if (message.type === 'invoke') invoke(message);
+  else if (message.type === 'profileStart') void startProfile(message.samplingIntervalUs);
+  else if (message.type === 'profileStop') void stopProfile();
 });
 
 // --- Invocation ---------------------------------------------------------------------------------------------
@@ -230,6 +233,54 @@ function flushStdio() {
       (stream) => new Promise((resolve) => stream.write('', () => resolve())),
     ),
   );
+}
+
+// --- CPU profiling (the bench's --cpu-prof) ----------------------------------------------------------------
+
+/**
+ * This thread's V8 CPU profile, through an inspector session on the worker's own isolate: started and stopped
+ * by the parent's `profileStart`/`profileStop` messages, answered with a `profile` message carrying the
+ * profile and the thread's CPU time over the same window. Nothing of it is loaded unless asked for.
+ * @type {{ session: import('node:inspector/promises').Session, cpu: NodeJS.CpuUsage } | undefined}
+ */
+let profiling;
+let profileChain = Promise.resolve();
+
+/** @param {number} samplingIntervalUs */
+function startProfile(samplingIntervalUs) {
+  profileChain = profileChain
+    .then(async () => {
+      if (profiling) return;
+      const { Session } = await import('node:inspector/promises');
+      const session = new Session();
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.setSamplingInterval', { interval: samplingIntervalUs });
+      await session.post('Profiler.start');
+      profiling = { session, cpu: process.threadCpuUsage() };
+    })
+    .catch((error) => logLine(process.stderr, 'WARN', `CPU profile: ${describeError(error).errorMessage}`));
+}
+
+function stopProfile() {
+  profileChain = profileChain.then(async () => {
+    const current = profiling;
+    profiling = undefined;
+    let message = { type: 'profile', profile: undefined, threadCpuMs: undefined };
+    try {
+      if (current) {
+        // Read before the stop: handing the profile over costs CPU the invocations did not use.
+        const cpu = process.threadCpuUsage(current.cpu);
+        const { profile } = await current.session.post('Profiler.stop');
+        message = { type: 'profile', profile, threadCpuMs: (cpu.user + cpu.system) / 1000 };
+      }
+    } catch (error) {
+      logLine(process.stderr, 'WARN', `CPU profile: ${describeError(error).errorMessage}`);
+    } finally {
+      current?.session.disconnect();
+    }
+    port.postMessage(message);
+  });
 }
 
 // --- Init: handler module ----------------------------------------------------------------------------------

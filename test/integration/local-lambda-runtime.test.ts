@@ -521,6 +521,33 @@ describe('the SDK of the runtime', () => {
   });
 });
 
+describe("CPU profiles (the bench's --cpu-prof)", () => {
+  it('profiles the environments running and those started meanwhile, one V8 profile each', async () => {
+    const lambda = runtime([fn('echo'), fn('counter')]);
+    await lambda.invoke('echo', { warm: true });
+    expect(await lambda.stopProfiling()).toEqual([]); // nothing was started
+    lambda.startProfiling({ samplingIntervalUs: 200 });
+    await lambda.invoke('echo', { n: 1 });
+    await lambda.invoke('counter', {}); // a cold start while profiling
+    const profiles = await lambda.stopProfiling();
+    expect(profiles.map((p) => p.functionId).sort()).toEqual(['counter', 'echo']);
+    for (const p of profiles) {
+      const profile = p.profile as {
+        nodes: unknown[];
+        samples: unknown[];
+        startTime: number;
+        endTime: number;
+      };
+      expect(profile.nodes.length).toBeGreaterThan(0);
+      expect(profile.endTime).toBeGreaterThan(profile.startTime);
+      expect(p.threadCpuMs).toBeGreaterThanOrEqual(0);
+    }
+    // Stopped: the next invocations run unprofiled, and a second stop has nothing.
+    await lambda.invoke('echo', { n: 2 });
+    expect(await lambda.stopProfiling()).toEqual([]);
+  });
+});
+
 describe('stop', () => {
   it('terminates every environment, fails what is in flight and rejects later invocations', async () => {
     const local = runtime([fn('counter'), fn('sleeper')]);

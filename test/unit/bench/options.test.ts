@@ -16,4 +16,9 @@ describe('the bench options', () => {
     expect(() => parseOptions(['--ceiling-concurrency', '2.5'])).toThrow(/--ceiling-concurrency/);
     expect(() => parseOptions(['--ceiling-concurrency', 'many'])).toThrow(OptionsError);
   });
+
+  it('profiles only when asked (--cpu-prof)', () => {
+    expect(parseOptions([])).toMatchObject({ cpuProf: false });
+    expect(parseOptions(['--cpu-prof'])).toMatchObject({ cpuProf: true });
+  });
 });
