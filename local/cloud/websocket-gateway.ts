@@ -28,6 +28,7 @@
  *   convert numbers and booleans), with `principalId` added, and `integrationLatency` on `$connect` only.
  * - Ping and pong frames do not count as activity for the idle timeout.
  */
+import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import {
   createServer,
@@ -548,6 +549,7 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
       const conn = connections.get(connectionId);
       if (conn === undefined || !isLive(conn)) return gone(res, logCall);
       const delivered = await new Promise<boolean>((resolve) => {
+        // A text frame when the body is UTF-8 (checked natively, without decoding it twice), binary otherwise.
         const started = send(conn, isUtf8(body) ? body.toString('utf8') : body, (error) => resolve(!error));
         if (!started) resolve(false);
       });
@@ -872,16 +874,29 @@ function sendJson(res: ServerResponse, status: number, body: unknown, errorType?
   res.end(payload);
 }
 
-/** Reads a request body; undefined once it passes `limit` bytes (the rest is read and dropped). */
-async function drain(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size <= limit) chunks.push(buffer);
-  }
-  return size > limit ? undefined : Buffer.concat(chunks);
+/**
+ * Reads a request body; undefined once it passes `limit` bytes (the rest is read and dropped). With 'data'
+ * and 'end' listeners: `for await` over the request built an async iterator per `@connections` call, 2.7% of
+ * the main thread's time in a 100-member group's fan-out (bench --cpu-prof).
+ */
+function drain(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) chunks.push(chunk);
+    });
+    req.once('end', () => {
+      if (size > limit) resolve(undefined);
+      else resolve(chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks));
+    });
+    req.once('error', reject);
+    // A request aborted before its end: as `for await` did, the read fails.
+    req.once('close', () => {
+      if (!req.complete) reject(new Error('the request was aborted'));
+    });
+  });
 }
 
 function requestUrl(req: IncomingMessage): URL | undefined {
@@ -953,15 +968,6 @@ function queryMaps(params: URLSearchParams): {
 function sourceIpOf(req: IncomingMessage): string {
   const address = req.socket.remoteAddress ?? '127.0.0.1';
   return address.startsWith('::ffff:') ? address.slice('::ffff:'.length) : address;
-}
-
-function isUtf8(buffer: Buffer): boolean {
-  try {
-    new TextDecoder('utf-8', { fatal: true }).decode(buffer);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function safeDecode(text: string): string | undefined {

@@ -4,6 +4,12 @@
  * timeout (so the queue's redrive policy moves a record that keeps failing to its DLQ). With
  * `reportBatchItemFailures`, only the records the function names return to the queue; a response naming an
  * unknown record, or a thrown error, fails the whole batch, as on AWS.
+ *
+ * The pollers of a mapping take turns at ReceiveMessage: one long poll is outstanding at a time, and a poller
+ * that gets messages hands the turn on before it invokes, so batches still run side by side (up to `pollers`).
+ * With every poller long-polling at once, fauxqs wakes all of them for each message sent, one gets it and the
+ * others come back empty and poll again: measured, 6.6 empty receives per message of a busy FIFO group (each a
+ * signed SDK call and a fauxqs request on the bench's main thread). Lambda's batches are the same either way.
  */
 import {
   DeleteMessageBatchCommand,
@@ -42,7 +48,8 @@ export interface SqsEventSource {
 
 export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSource {
   const abort = new AbortController();
-  const loops = Array.from({ length: options.pollers ?? 1 }, () => pollLoop(options, abort.signal));
+  const turn = new ReceiveTurn();
+  const loops = Array.from({ length: options.pollers ?? 1 }, () => pollLoop(options, abort.signal, turn));
   return {
     async stop() {
       abort.abort();
@@ -51,9 +58,35 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
   };
 }
 
-async function pollLoop(options: SqsEventSourceOptions, signal: AbortSignal): Promise<void> {
+/** The pollers' turns at ReceiveMessage: first come, first served, one at a time. */
+class ReceiveTurn {
+  private tail: Promise<void> = Promise.resolve();
+
+  /** Resolves when it is the caller's turn, with the function that ends it. */
+  async take(): Promise<() => void> {
+    let end = (): void => {};
+    const ended = new Promise<void>((resolve) => {
+      end = resolve;
+    });
+    const previous = this.tail;
+    this.tail = previous.then(() => ended);
+    await previous;
+    return end;
+  }
+}
+
+async function pollLoop(
+  options: SqsEventSourceOptions,
+  signal: AbortSignal,
+  turn: ReceiveTurn,
+): Promise<void> {
   while (!signal.aborted) {
     let messages: Message[];
+    const endTurn = await turn.take();
+    if (signal.aborted) {
+      endTurn();
+      return;
+    }
     try {
       const response = await options.sqs.send(
         new ReceiveMessageCommand({
@@ -67,11 +100,17 @@ async function pollLoop(options: SqsEventSourceOptions, signal: AbortSignal): Pr
       );
       messages = response.Messages ?? [];
     } catch (error) {
-      if (signal.aborted) return;
+      if (signal.aborted) {
+        endTurn();
+        return;
+      }
       options.onError?.(error);
+      // Still this poller's turn: the others do not hammer a failing endpoint meanwhile.
       await new Promise((resolve) => setTimeout(resolve, 500));
+      endTurn();
       continue;
     }
+    endTurn();
     if (messages.length === 0) continue;
     const records = messages.map((m) => toRecord(m, options));
     const succeeded = await invokeBatch(options, records);
