@@ -70,9 +70,13 @@ const INIT_TIMEOUT_MS = 10_000;
 const INHERITED_VARIABLES = ['PATH', 'HOME'] as const;
 const WORKER_URL = new URL('./lambda-worker.mjs', import.meta.url);
 
-/** Messages from `lambda-worker.mjs`. */
-type WorkerMessage =
+/** What a worker wrote to stdout and stderr, in order (lambda-worker.mjs collects it). */
+type Output = readonly (readonly ['stdout' | 'stderr', string])[];
+
+/** Messages from `lambda-worker.mjs`; `output` is what the worker wrote before it. */
+type WorkerMessage = (
   | { readonly type: 'ready' }
+  | { readonly type: 'output' }
   | { readonly type: 'initError'; readonly errorType: string; readonly errorMessage: string }
   | { readonly type: 'result'; readonly requestId: string; readonly payload: string }
   | {
@@ -87,7 +91,8 @@ type WorkerMessage =
       readonly origin: 'uncaughtException' | 'unhandledRejection';
       readonly errorType: string;
       readonly errorMessage: string;
-    };
+    }
+) & { readonly output?: Output };
 
 type Log = (functionName: string, stream: 'stdout' | 'stderr', line: string) => void;
 
@@ -346,6 +351,7 @@ class ExecutionEnvironment {
         clearTimeout(initTimer);
         // The last lines logged before the exit are still on their way.
         void Promise.all([stdout, stderr]).then(() => {
+          this.flushPartialLines();
           this.onExit(code);
           resolve();
         });
@@ -423,7 +429,10 @@ class ExecutionEnvironment {
   }
 
   private onMessage(message: WorkerMessage, initTimer: NodeJS.Timeout): void {
+    if (message.output) this.forwardOutput(message.output);
     switch (message.type) {
+      case 'output':
+        return;
       case 'ready':
         clearTimeout(initTimer);
         // Still reserved for the invocation that started it: `invoke` makes it busy.
@@ -541,7 +550,31 @@ class ExecutionEnvironment {
     return new LambdaInvocationError(this.definition.id, kind, errorType, errorMessage);
   }
 
-  /** Sends each line of a worker's stream to the log; settles when the stream ends. */
+  /** A line begun in one message and ended in a later one, per stream. */
+  private readonly partialLines = { stdout: '', stderr: '' };
+
+  /** Sends each complete line of a worker's output to the log (lines end with \n or \r\n). */
+  private forwardOutput(output: Output): void {
+    for (const [name, text] of output) {
+      const lines = (this.partialLines[name] + text).split(/\r?\n/);
+      this.partialLines[name] = lines.pop() ?? '';
+      for (const line of lines) this.log(this.functionName, name, line);
+    }
+  }
+
+  /** The last line of each stream, when the worker ended without a newline after it. */
+  private flushPartialLines(): void {
+    for (const name of ['stdout', 'stderr'] as const) {
+      const line = this.partialLines[name];
+      this.partialLines[name] = '';
+      if (line !== '') this.log(this.functionName, name, line);
+    }
+  }
+
+  /**
+   * Sends each line of a worker's stdio stream to the log; settles when the stream ends. The worker sends its
+   * output in its own messages (forwardOutput): only what bypasses that comes this way.
+   */
   private forwardLines(stream: NodeJS.ReadableStream, name: 'stdout' | 'stderr'): Promise<void> {
     const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
     lines.on('line', (line) => this.log(this.functionName, name, line));

@@ -1,4 +1,4 @@
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
@@ -218,6 +218,52 @@ describe('invocation', () => {
     expect(lines[3]).toMatch(
       new RegExp(`^REPORT RequestId: ${requestId}\\tDuration: [\\d.]+ ms.*Init Duration`),
     );
+  });
+});
+
+describe('output', () => {
+  it('forwards what the function writes to stdout and stderr as lines, in order, whatever the writes', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'herald-lambda-writer-'));
+    try {
+      await writeFile(path.join(dir, 'package.json'), '{ "type": "commonjs" }\n');
+      await writeFile(
+        path.join(dir, 'index.js'),
+        [
+          'exports.handler = async () => {',
+          "  process.stdout.write('half ');",
+          "  process.stdout.write(Buffer.from('a line\\nand '));",
+          "  process.stderr.write('an error line\\r\\n');",
+          "  await new Promise((resolve) => process.stdout.write('another\\n', resolve));",
+          "  setTimeout(() => console.log('after the response'), 20);",
+          "  return 'written';",
+          '};',
+        ].join('\n'),
+      );
+      const local = runtime([fn('writer', { codeDir: dir, handler: 'index.handler' })]);
+      expect(await local.invoke('writer', {})).toBe('written');
+      const lines = () => logs.filter((entry) => entry.functionName === 'Test-writer');
+      // Before the response: the lines it wrote during the invocation, then END and REPORT.
+      expect(
+        lines()
+          .map((l) => `${l.stream} ${l.line}`)
+          .slice(1, 4),
+      ).toEqual(['stdout half a line', 'stderr an error line', 'stdout and another']);
+      expect(lines()[4]?.line).toMatch(/^END RequestId/);
+      // Between invocations: still forwarded.
+      for (let i = 0; i < 40 && !lines().some((l) => l.line.endsWith('after the response')); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      expect(lines().at(-1)?.line).toMatch(/\tINFO\tafter the response$/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps what a crashing function wrote before it died', async () => {
+    const local = runtime([fn('crasher')]);
+    await rejection(local.invoke('crasher', { mode: 'throw-async' }));
+    const stderr = logs.filter((entry) => entry.functionName === 'Test-crasher' && entry.stream === 'stderr');
+    expect(stderr.some((l) => /Uncaught Exception.*async boom/.test(l.line))).toBe(true);
   });
 });
 
