@@ -1,6 +1,6 @@
 // A namespace import: `import { z } from 'zod'` here made esbuild keep all of zod, its locales included
-// (+60 KB gzipped in the browser bundle; see `npm run size:client`).
-import * as z from 'zod';
+// (+60 KB gzipped in the browser bundle; see `npm run size:client`). zod/mini, as the protocol.
+import * as z from 'zod/mini';
 import { CLIENT_FRAMES } from '../protocol';
 import type { CommandFrame, PendingCommand } from './outbox';
 
@@ -61,7 +61,7 @@ const CommandFrameSchema = z.union([
   CLIENT_FRAMES.leave,
   CLIENT_FRAMES.rename,
 ]);
-const Positions = z.record(z.string(), z.number().int().min(0));
+const Positions = z.record(z.string(), z.number().check(z.int(), z.gte(0)));
 const Pending = z.array(z.object({ frame: CommandFrameSchema, createdAt: z.number() }));
 
 /**
@@ -105,7 +105,7 @@ export class LocalStorageStore implements HeraldStore {
       createdAt: c.createdAt,
     }));
   }
-  private read<T>(key: string, schema: z.ZodType<T>): T | undefined {
+  private read<T>(key: string, schema: z.ZodMiniType<T>): T | undefined {
     const text = this.storage.getItem(`${this.prefix}:${key}`);
     if (text === null) return undefined;
     try {

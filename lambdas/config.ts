@@ -6,8 +6,8 @@
  * The schemas use `zod/mini`: every function builds all of them when it loads this module, and a mini
  * schema costs a fraction of a classic one to construct (classic binds its whole method chain to every
  * instance). In isolation (this module and the protocol bundled alone, 31 fresh processes each) the median
- * import took 12 ms less. The parse results and messages are the classic ones (the protocol's classic zod
- * sets the English locale).
+ * import took 12 ms less. The parse results and messages are the classic ones (the protocol, which this module
+ * imports, sets zod's English locale).
  */
 import * as z from 'zod/mini';
 import { LIMITS } from '../protocol';

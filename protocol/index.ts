@@ -2,8 +2,19 @@
  * Herald's wire contract: every frame a client may send and every frame the server may push, defined once.
  * Imported by the Lambdas, the CDK code (route names), the local runtime, the client SDK and the docs.
  * Pure zod: no AWS, no Node-only APIs, so it also runs in browsers.
+ *
+ * The schemas use `zod/mini` (functions and `.check()` instead of classic zod's method chains): classic zod is
+ * about a fifth of a Lambda bundle and binds its whole method chain to every schema it builds, at every cold
+ * start (ADR 17). The parse results, issues and messages are classic zod's.
  */
-import * as z from 'zod';
+
+import { en } from 'zod/locales';
+import * as z from 'zod/mini';
+
+// The English messages clients read in INVALID_FRAME details ("Too big: expected string to have <=4000
+// characters"). Classic zod sets this locale itself; zod/mini sets none ("Invalid input"). Global to zod, so
+// every schema that imports the protocol (the Lambdas' config and queue contracts, the SDK) gets it too.
+z.config(en());
 
 /** Protocol version carried by every frame. Bump on breaking changes only. */
 export const PROTOCOL_VERSION = 1 as const;
@@ -52,34 +63,46 @@ export const LIMITS = {
 /** User ids come from the token's `sub` (Cognito UUIDs, OIDC subjects such as `auth0|123`). No `:` allowed. */
 export const UserId = z
   .string()
-  .min(1)
-  .max(LIMITS.maxUserIdLength)
-  .regex(/^[A-Za-z0-9_.@|+=-]+$/, 'user ids use letters, digits and _ . @ | + = - only');
+  .check(
+    z.minLength(1),
+    z.maxLength(LIMITS.maxUserIdLength),
+    z.regex(/^[A-Za-z0-9_.@|+=-]+$/, 'user ids use letters, digits and _ . @ | + = - only'),
+  );
 export type UserId = z.infer<typeof UserId>;
 
 export const ConversationId = z
   .string()
-  .min(1)
-  .max(LIMITS.maxConversationIdLength)
-  .regex(/^[A-Za-z0-9_.@|+=:-]+$/, 'conversation ids use letters, digits and _ . @ | + = : - only');
+  .check(
+    z.minLength(1),
+    z.maxLength(LIMITS.maxConversationIdLength),
+    z.regex(/^[A-Za-z0-9_.@|+=:-]+$/, 'conversation ids use letters, digits and _ . @ | + = : - only'),
+  );
 export type ConversationId = z.infer<typeof ConversationId>;
 
 /** Chosen by the client, unique per sender: it makes a retried send idempotent. */
 export const ClientMessageId = z
   .string()
-  .min(1)
-  .max(LIMITS.maxClientMessageIdLength)
-  .regex(/^[A-Za-z0-9_-]+$/, 'client message ids use letters, digits, _ and - only');
+  .check(
+    z.minLength(1),
+    z.maxLength(LIMITS.maxClientMessageIdLength),
+    z.regex(/^[A-Za-z0-9_-]+$/, 'client message ids use letters, digits, _ and - only'),
+  );
 export type ClientMessageId = z.infer<typeof ClientMessageId>;
 
 /** Chosen by the client for a query, echoed in its response. */
 export const RequestId = z
   .string()
-  .min(1)
-  .max(LIMITS.maxRequestIdLength)
-  .regex(/^[A-Za-z0-9_-]+$/, 'request ids use letters, digits, _ and - only');
+  .check(
+    z.minLength(1),
+    z.maxLength(LIMITS.maxRequestIdLength),
+    z.regex(/^[A-Za-z0-9_-]+$/, 'request ids use letters, digits, _ and - only'),
+  );
 
-export const Seq = z.number().int().positive();
+export const Seq = z.number().check(z.int(), z.positive());
+/** A whole number >= 0: a position that may be 0 (nothing yet: `lastSeq`, `afterSeq`, read positions), a count. */
+const SeqOrZero = z.number().check(z.int(), z.gte(0));
+/** A time or duration in whole milliseconds. */
+const Integer = z.number().check(z.int());
 
 const DIRECT_PREFIX = 'dm';
 export const GROUP_PREFIX = 'grp';
@@ -107,17 +130,20 @@ export function parseDirectConversationId(id: string): readonly [UserId, UserId]
 // ---------------------------------------------------------------------------------------------------------
 // Client -> server. API Gateway selects the route with `$request.body.action`.
 
-const frame = <A extends string, S extends z.ZodRawShape>(action: A, shape: S) =>
+const frame = <A extends string, S extends z.core.$ZodLooseShape>(action: A, shape: S) =>
   z.strictObject({ action: z.literal(action), v: z.literal(PROTOCOL_VERSION), ...shape });
 
-const Text = z.string().min(1).max(LIMITS.maxTextLength);
+const Text = z.string().check(z.minLength(1), z.maxLength(LIMITS.maxTextLength));
 const GroupName = z
   .string()
-  .trim()
-  .min(1)
-  .max(LIMITS.maxGroupNameLength)
-  .regex(/^[^\p{Cc}]*$/u, 'group names contain no control characters');
-const UserIds = z.array(UserId).min(1).max(LIMITS.maxUsersPerFrame);
+  .check(
+    z.trim(),
+    z.minLength(1),
+    z.maxLength(LIMITS.maxGroupNameLength),
+    z.regex(/^[^\p{Cc}]*$/u, 'group names contain no control characters'),
+  );
+const UserIds = z.array(UserId).check(z.minLength(1), z.maxLength(LIMITS.maxUsersPerFrame));
+const Cursor = z.optional(z.string().check(z.maxLength(512)));
 
 /** Post a message. */
 export const SendFrame = frame('send', {
@@ -142,14 +168,14 @@ export const RecallFrame = frame('recall', {
 export const CreateGroupFrame = frame('createGroup', {
   clientMessageId: ClientMessageId,
   name: GroupName,
-  members: z.array(UserId).max(LIMITS.maxGroupMembers - 1),
+  members: z.array(UserId).check(z.maxLength(LIMITS.maxGroupMembers - 1)),
 });
 /** Owners and admins add members; only owners add admins. */
 export const AddMembersFrame = frame('addMembers', {
   conversationId: ConversationId,
   clientMessageId: ClientMessageId,
   userIds: UserIds,
-  role: z.enum(['admin', 'member']).optional(),
+  role: z.optional(z.enum(['admin', 'member'])),
 });
 export const RemoveMembersFrame = frame('removeMembers', {
   conversationId: ConversationId,
@@ -169,7 +195,7 @@ export const RenameFrame = frame('rename', {
 export const MarkReadFrame = frame('markRead', {
   conversationId: ConversationId,
   seq: Seq,
-  requestId: RequestId.optional(),
+  requestId: z.optional(RequestId),
 });
 /** Ephemeral: not stored, not sequenced, rate-limited. */
 export const TypingFrame = frame('typing', {
@@ -181,37 +207,38 @@ export const TypingFrame = frame('typing', {
  * without traffic, and presence counts a connection as live while it shows traffic: send one every few minutes
  * when nothing else is sent.
  */
-export const PingFrame = frame('ping', { requestId: RequestId.optional() });
+export const PingFrame = frame('ping', { requestId: z.optional(RequestId) });
 /** One page of a conversation's events, backwards from `beforeSeq` (default: the newest) or forwards from `afterSeq`. */
 export const HistoryFrame = frame('history', {
   requestId: RequestId,
   conversationId: ConversationId,
-  beforeSeq: Seq.optional(),
-  afterSeq: z.number().int().min(0).optional(),
-  limit: z.number().int().min(1).max(LIMITS.maxHistoryPage).optional(),
-}).refine((f) => f.beforeSeq === undefined || f.afterSeq === undefined, {
-  message: 'give beforeSeq or afterSeq, not both',
-  path: ['afterSeq'],
-});
+  beforeSeq: z.optional(Seq),
+  afterSeq: z.optional(SeqOrZero),
+  limit: z.optional(z.number().check(z.int(), z.gte(1), z.lte(LIMITS.maxHistoryPage))),
+}).check(
+  z.refine((f) => f.beforeSeq === undefined || f.afterSeq === undefined, {
+    message: 'give beforeSeq or afterSeq, not both',
+    path: ['afterSeq'],
+  }),
+);
 /** Catch up after a reconnect: per conversation, the last sequence number you have. */
 export const SyncFrame = frame('sync', {
   requestId: RequestId,
   positions: z
-    .array(z.strictObject({ conversationId: ConversationId, afterSeq: z.number().int().min(0) }))
-    .min(1)
-    .max(LIMITS.maxSyncConversations),
+    .array(z.strictObject({ conversationId: ConversationId, afterSeq: SeqOrZero }))
+    .check(z.minLength(1), z.maxLength(LIMITS.maxSyncConversations)),
 });
 export const ListConversationsFrame = frame('listConversations', {
   requestId: RequestId,
-  cursor: z.string().max(512).optional(),
-  limit: z.number().int().min(1).max(LIMITS.maxConversationsPage).optional(),
+  cursor: Cursor,
+  limit: z.optional(z.number().check(z.int(), z.gte(1), z.lte(LIMITS.maxConversationsPage))),
 });
 /** One page of a conversation's members, by user id; `cursor` is the previous page's `nextCursor`. */
 export const ListMembersFrame = frame('listMembers', {
   requestId: RequestId,
   conversationId: ConversationId,
-  cursor: z.string().max(512).optional(),
-  limit: z.number().int().min(1).max(LIMITS.maxMembersPage).optional(),
+  cursor: Cursor,
+  limit: z.optional(z.number().check(z.int(), z.gte(1), z.lte(LIMITS.maxMembersPage))),
 });
 
 export const ClientFrame = z.union([
@@ -276,7 +303,7 @@ export const CLIENT_FRAMES = {
   sync: SyncFrame,
   listConversations: ListConversationsFrame,
   listMembers: ListMembersFrame,
-} as const satisfies Record<ClientAction, z.ZodType>;
+} as const satisfies Record<ClientAction, z.ZodMiniType>;
 
 /** Every action, and which Lambda route serves it: the CDK stack builds the routes from this table. */
 export const ROUTES = {
@@ -332,57 +359,247 @@ export const ErrorCode = z.enum([
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 
-export const ErrorFrame = z.strictObject({
-  type: z.literal('error'),
-  v: z.literal(PROTOCOL_VERSION),
-  code: ErrorCode,
-  message: z.string(),
-  /** The clientMessageId of the frame this error answers, when the frame carried a readable one. */
-  clientMessageId: z.string().optional(),
-  /** The requestId of the query this error answers. */
-  requestId: z.string().optional(),
-  /** Field-level problems for INVALID_FRAME: `path` is dotted, `problem` is human text. */
-  details: z.array(z.strictObject({ path: z.string(), problem: z.string() })).optional(),
-});
-export type ErrorFrame = z.infer<typeof ErrorFrame>;
+/**
+ * How the server-frame schemas build their objects: `z.strictObject` refuses a field it does not know (the
+ * server's own contract, which its tests and the fan-out queue hold it to), `z.object` drops it (clients:
+ * see `LenientServerFrames`).
+ */
+type ObjectOf<Mode extends z.core.$strict | z.core.$strip> = <S extends z.core.$ZodLooseShape>(
+  shape: S,
+) => z.ZodMiniObject<S, Mode>;
 
-const eventBase = {
-  conversationId: ConversationId,
-  /** Gap-free, per-conversation, starting at 1: the order every client shows. */
-  seq: Seq,
-  /** When the command was accepted, ms since the epoch. */
-  at: z.number().int(),
-  /** Who did it. */
-  actorId: UserId,
-  /** The actor's idempotency key for the command. */
-  clientMessageId: ClientMessageId,
-};
-const event = <K extends string, S extends z.ZodRawShape>(kind: K, shape: S) =>
-  z.strictObject({ kind: z.literal(kind), ...eventBase, ...shape });
+/** Every server-frame schema, with objects built by `object`: defined once for the strict and lenient copies. */
+function serverFrameSchemas<Mode extends z.core.$strict | z.core.$strip>(object: ObjectOf<Mode>) {
+  const ErrorFrame = object({
+    type: z.literal('error'),
+    v: z.literal(PROTOCOL_VERSION),
+    code: ErrorCode,
+    message: z.string(),
+    /** The clientMessageId of the frame this error answers, when the frame carried a readable one. */
+    clientMessageId: z.optional(z.string()),
+    /** The requestId of the query this error answers. */
+    requestId: z.optional(z.string()),
+    /** Field-level problems for INVALID_FRAME: `path` is dotted, `problem` is human text. */
+    details: z.optional(z.array(object({ path: z.string(), problem: z.string() }))),
+  });
 
-/** A chat message. In history and sync it shows its current state: edited text, or recalled (text empty). */
-export const MessageEvent = event('message', {
-  text: z.string(),
-  editedAt: z.number().int().optional(),
-  recalled: z.literal(true).optional(),
-});
-/** In history and sync, an edit of a message that was later recalled shows `recalled: true` and no text. */
-export const EditEvent = event('edit', {
-  targetSeq: Seq,
-  text: z.string(),
-  recalled: z.literal(true).optional(),
-});
-export const RecallEvent = event('recall', { targetSeq: Seq });
-export const GroupCreatedEvent = event('group.created', { name: z.string(), members: z.array(UserId) });
-export const MembersAddedEvent = event('members.added', {
-  userIds: z.array(UserId),
-  role: z.enum(['admin', 'member']),
-});
-export const MembersRemovedEvent = event('members.removed', { userIds: z.array(UserId) });
-export const MemberLeftEvent = event('member.left', {});
-export const GroupRenamedEvent = event('group.renamed', { name: z.string() });
+  const eventBase = {
+    conversationId: ConversationId,
+    /** Gap-free, per-conversation, starting at 1: the order every client shows. */
+    seq: Seq,
+    /** When the command was accepted, ms since the epoch. */
+    at: Integer,
+    /** Who did it. */
+    actorId: UserId,
+    /** The actor's idempotency key for the command. */
+    clientMessageId: ClientMessageId,
+  };
+  const event = <K extends string, S extends z.core.$ZodLooseShape>(kind: K, shape: S) =>
+    object({ kind: z.literal(kind), ...eventBase, ...shape });
 
-export const ConversationEvent = z.discriminatedUnion('kind', [
+  /** A chat message. In history and sync it shows its current state: edited text, or recalled (text empty). */
+  const MessageEvent = event('message', {
+    text: z.string(),
+    editedAt: z.optional(Integer),
+    recalled: z.optional(z.literal(true)),
+  });
+  /** In history and sync, an edit of a message that was later recalled shows `recalled: true` and no text. */
+  const EditEvent = event('edit', {
+    targetSeq: Seq,
+    text: z.string(),
+    recalled: z.optional(z.literal(true)),
+  });
+  const RecallEvent = event('recall', { targetSeq: Seq });
+  const GroupCreatedEvent = event('group.created', { name: z.string(), members: z.array(UserId) });
+  const MembersAddedEvent = event('members.added', {
+    userIds: z.array(UserId),
+    role: z.enum(['admin', 'member']),
+  });
+  const MembersRemovedEvent = event('members.removed', { userIds: z.array(UserId) });
+  const MemberLeftEvent = event('member.left', {});
+  const GroupRenamedEvent = event('group.renamed', { name: z.string() });
+
+  const ConversationEvent = z.discriminatedUnion('kind', [
+    MessageEvent,
+    EditEvent,
+    RecallEvent,
+    GroupCreatedEvent,
+    MembersAddedEvent,
+    MembersRemovedEvent,
+    MemberLeftEvent,
+    GroupRenamedEvent,
+  ]);
+
+  /** A new event in one of your conversations: to every connection of every member but the one that caused it. */
+  const EventFrame = object({
+    type: z.literal('event'),
+    v: z.literal(PROTOCOL_VERSION),
+    event: ConversationEvent,
+  });
+
+  /** Your command is stored: to the connection it came from. */
+  const AckFrame = object({
+    type: z.literal('ack'),
+    v: z.literal(PROTOCOL_VERSION),
+    conversationId: ConversationId,
+    clientMessageId: ClientMessageId,
+    seq: Seq,
+    at: Integer,
+  });
+
+  /** A member's read position moved: to the other members, and the reader's other connections. */
+  const ReceiptFrame = object({
+    type: z.literal('receipt'),
+    v: z.literal(PROTOCOL_VERSION),
+    conversationId: ConversationId,
+    userId: UserId,
+    readSeq: SeqOrZero,
+  });
+
+  /** A contact (someone you share a conversation with) came online or went offline. */
+  const PresenceFrame = object({
+    type: z.literal('presence'),
+    v: z.literal(PROTOCOL_VERSION),
+    userId: UserId,
+    online: z.boolean(),
+    at: Integer,
+  });
+
+  const TypingEventFrame = object({
+    type: z.literal('typing'),
+    v: z.literal(PROTOCOL_VERSION),
+    conversationId: ConversationId,
+    userId: UserId,
+    state: z.enum(['start', 'stop']),
+  });
+
+  const HistoryPageFrame = object({
+    type: z.literal('history'),
+    v: z.literal(PROTOCOL_VERSION),
+    requestId: RequestId,
+    conversationId: ConversationId,
+    /** Ascending by seq. */
+    events: z.array(ConversationEvent),
+    /** More events exist in the direction asked (older for beforeSeq, newer for afterSeq). */
+    hasMore: z.boolean(),
+    lastSeq: SeqOrZero,
+  });
+
+  const SyncResult = z.union([
+    object({
+      conversationId: ConversationId,
+      events: z.array(ConversationEvent),
+      /** Send another sync from the last event's seq to get the rest. */
+      hasMore: z.boolean(),
+      lastSeq: SeqOrZero,
+    }),
+    object({
+      conversationId: ConversationId,
+      /** More than LIMITS.maxReplayEvents were missed: page history instead. */
+      gap: z.literal(true),
+      lastSeq: SeqOrZero,
+    }),
+  ]);
+  const SyncPageFrame = object({
+    type: z.literal('sync'),
+    v: z.literal(PROTOCOL_VERSION),
+    requestId: RequestId,
+    results: z.array(SyncResult),
+  });
+
+  const ConversationSummary = object({
+    conversationId: ConversationId,
+    kind: z.enum(['direct', 'group']),
+    name: z.optional(z.string()),
+    lastSeq: SeqOrZero,
+    lastEvent: z.optional(ConversationEvent),
+    readSeq: SeqOrZero,
+    /** Events after your read position that others caused. */
+    unread: SeqOrZero,
+  });
+  const ConversationsPageFrame = object({
+    type: z.literal('conversations'),
+    v: z.literal(PROTOCOL_VERSION),
+    requestId: RequestId,
+    /** Newest activity first. */
+    items: z.array(ConversationSummary),
+    nextCursor: z.optional(z.string()),
+  });
+
+  const MemberSummary = object({
+    userId: UserId,
+    role: z.enum(['owner', 'admin', 'member']),
+    joinedAt: Integer,
+    readSeq: SeqOrZero,
+  });
+  const MembersFrame = object({
+    type: z.literal('members'),
+    v: z.literal(PROTOCOL_VERSION),
+    requestId: RequestId,
+    conversationId: ConversationId,
+    /** Ascending by user id. */
+    members: z.array(MemberSummary),
+    /** Pass as `cursor` for the next page; absent on the last page. */
+    nextCursor: z.optional(z.string()),
+  });
+
+  /** The answer to `ping`, on the same connection. */
+  const PongFrame = object({
+    type: z.literal('pong'),
+    v: z.literal(PROTOCOL_VERSION),
+    requestId: z.optional(RequestId),
+    /** Server time, ms since the epoch. */
+    at: Integer,
+  });
+
+  const ServerFrame = z.discriminatedUnion('type', [
+    EventFrame,
+    AckFrame,
+    ReceiptFrame,
+    PresenceFrame,
+    TypingEventFrame,
+    HistoryPageFrame,
+    SyncPageFrame,
+    ConversationsPageFrame,
+    MembersFrame,
+    PongFrame,
+    ErrorFrame,
+  ]);
+
+  return {
+    ErrorFrame,
+    MessageEvent,
+    EditEvent,
+    RecallEvent,
+    GroupCreatedEvent,
+    MembersAddedEvent,
+    MembersRemovedEvent,
+    MemberLeftEvent,
+    GroupRenamedEvent,
+    ConversationEvent,
+    EventFrame,
+    AckFrame,
+    ReceiptFrame,
+    PresenceFrame,
+    TypingEventFrame,
+    HistoryPageFrame,
+    SyncResult,
+    SyncPageFrame,
+    ConversationSummary,
+    ConversationsPageFrame,
+    MemberSummary,
+    MembersFrame,
+    PongFrame,
+    ServerFrame,
+  };
+}
+
+/**
+ * The server frames as the server writes them: strict, a field the protocol does not define is an error. What
+ * the server's tests, the fan-out queue's jobs and the docs hold the server to.
+ */
+export const {
+  ErrorFrame,
   MessageEvent,
   EditEvent,
   RecallEvent,
@@ -391,153 +608,42 @@ export const ConversationEvent = z.discriminatedUnion('kind', [
   MembersRemovedEvent,
   MemberLeftEvent,
   GroupRenamedEvent,
-]);
-export type ConversationEvent = z.infer<typeof ConversationEvent>;
-export type EventKind = ConversationEvent['kind'];
-
-/** A new event in one of your conversations: to every connection of every member but the one that caused it. */
-export const EventFrame = z.strictObject({
-  type: z.literal('event'),
-  v: z.literal(PROTOCOL_VERSION),
-  event: ConversationEvent,
-});
-export type EventFrame = z.infer<typeof EventFrame>;
-
-/** Your command is stored: to the connection it came from. */
-export const AckFrame = z.strictObject({
-  type: z.literal('ack'),
-  v: z.literal(PROTOCOL_VERSION),
-  conversationId: ConversationId,
-  clientMessageId: ClientMessageId,
-  seq: Seq,
-  at: z.number().int(),
-});
-export type AckFrame = z.infer<typeof AckFrame>;
-
-/** A member's read position moved: to the other members, and the reader's other connections. */
-export const ReceiptFrame = z.strictObject({
-  type: z.literal('receipt'),
-  v: z.literal(PROTOCOL_VERSION),
-  conversationId: ConversationId,
-  userId: UserId,
-  readSeq: z.number().int().min(0),
-});
-export type ReceiptFrame = z.infer<typeof ReceiptFrame>;
-
-/** A contact (someone you share a conversation with) came online or went offline. */
-export const PresenceFrame = z.strictObject({
-  type: z.literal('presence'),
-  v: z.literal(PROTOCOL_VERSION),
-  userId: UserId,
-  online: z.boolean(),
-  at: z.number().int(),
-});
-export type PresenceFrame = z.infer<typeof PresenceFrame>;
-
-export const TypingEventFrame = z.strictObject({
-  type: z.literal('typing'),
-  v: z.literal(PROTOCOL_VERSION),
-  conversationId: ConversationId,
-  userId: UserId,
-  state: z.enum(['start', 'stop']),
-});
-export type TypingEventFrame = z.infer<typeof TypingEventFrame>;
-
-export const HistoryPageFrame = z.strictObject({
-  type: z.literal('history'),
-  v: z.literal(PROTOCOL_VERSION),
-  requestId: RequestId,
-  conversationId: ConversationId,
-  /** Ascending by seq. */
-  events: z.array(ConversationEvent),
-  /** More events exist in the direction asked (older for beforeSeq, newer for afterSeq). */
-  hasMore: z.boolean(),
-  lastSeq: z.number().int().min(0),
-});
-export type HistoryPageFrame = z.infer<typeof HistoryPageFrame>;
-
-export const SyncResult = z.union([
-  z.strictObject({
-    conversationId: ConversationId,
-    events: z.array(ConversationEvent),
-    /** Send another sync from the last event's seq to get the rest. */
-    hasMore: z.boolean(),
-    lastSeq: z.number().int().min(0),
-  }),
-  z.strictObject({
-    conversationId: ConversationId,
-    /** More than LIMITS.maxReplayEvents were missed: page history instead. */
-    gap: z.literal(true),
-    lastSeq: z.number().int().min(0),
-  }),
-]);
-export const SyncPageFrame = z.strictObject({
-  type: z.literal('sync'),
-  v: z.literal(PROTOCOL_VERSION),
-  requestId: RequestId,
-  results: z.array(SyncResult),
-});
-export type SyncPageFrame = z.infer<typeof SyncPageFrame>;
-
-export const ConversationSummary = z.strictObject({
-  conversationId: ConversationId,
-  kind: z.enum(['direct', 'group']),
-  name: z.string().optional(),
-  lastSeq: z.number().int().min(0),
-  lastEvent: ConversationEvent.optional(),
-  readSeq: z.number().int().min(0),
-  /** Events after your read position that others caused. */
-  unread: z.number().int().min(0),
-});
-export const ConversationsPageFrame = z.strictObject({
-  type: z.literal('conversations'),
-  v: z.literal(PROTOCOL_VERSION),
-  requestId: RequestId,
-  /** Newest activity first. */
-  items: z.array(ConversationSummary),
-  nextCursor: z.string().optional(),
-});
-export type ConversationsPageFrame = z.infer<typeof ConversationsPageFrame>;
-
-export const MemberSummary = z.strictObject({
-  userId: UserId,
-  role: z.enum(['owner', 'admin', 'member']),
-  joinedAt: z.number().int(),
-  readSeq: z.number().int().min(0),
-});
-export const MembersFrame = z.strictObject({
-  type: z.literal('members'),
-  v: z.literal(PROTOCOL_VERSION),
-  requestId: RequestId,
-  conversationId: ConversationId,
-  /** Ascending by user id. */
-  members: z.array(MemberSummary),
-  /** Pass as `cursor` for the next page; absent on the last page. */
-  nextCursor: z.string().optional(),
-});
-export type MembersFrame = z.infer<typeof MembersFrame>;
-
-/** The answer to `ping`, on the same connection. */
-export const PongFrame = z.strictObject({
-  type: z.literal('pong'),
-  v: z.literal(PROTOCOL_VERSION),
-  requestId: RequestId.optional(),
-  /** Server time, ms since the epoch. */
-  at: z.number().int(),
-});
-export type PongFrame = z.infer<typeof PongFrame>;
-
-export const ServerFrame = z.discriminatedUnion('type', [
+  ConversationEvent,
   EventFrame,
   AckFrame,
   ReceiptFrame,
   PresenceFrame,
   TypingEventFrame,
   HistoryPageFrame,
+  SyncResult,
   SyncPageFrame,
+  ConversationSummary,
   ConversationsPageFrame,
+  MemberSummary,
   MembersFrame,
   PongFrame,
-  ErrorFrame,
-]);
+  ServerFrame,
+} = serverFrameSchemas(z.strictObject);
+
+/**
+ * The same server frames for clients: an object field the protocol does not define is dropped, not an error.
+ * A later server may add an optional field to a frame within protocol v1 (docs/protocol.md, "Forward
+ * compatibility"); a client that parses with these keeps the frame, and the sync or history page holding it.
+ * Unknown frame types, event kinds and enum values are still refused. Only the client SDK builds them.
+ */
+export const LenientServerFrames = /* @__PURE__ */ serverFrameSchemas(z.object);
+
+export type ErrorFrame = z.infer<typeof ErrorFrame>;
+export type ConversationEvent = z.infer<typeof ConversationEvent>;
+export type EventKind = ConversationEvent['kind'];
+export type EventFrame = z.infer<typeof EventFrame>;
+export type AckFrame = z.infer<typeof AckFrame>;
+export type ReceiptFrame = z.infer<typeof ReceiptFrame>;
+export type PresenceFrame = z.infer<typeof PresenceFrame>;
+export type TypingEventFrame = z.infer<typeof TypingEventFrame>;
+export type HistoryPageFrame = z.infer<typeof HistoryPageFrame>;
+export type SyncPageFrame = z.infer<typeof SyncPageFrame>;
+export type ConversationsPageFrame = z.infer<typeof ConversationsPageFrame>;
+export type MembersFrame = z.infer<typeof MembersFrame>;
+export type PongFrame = z.infer<typeof PongFrame>;
 export type ServerFrame = z.infer<typeof ServerFrame>;

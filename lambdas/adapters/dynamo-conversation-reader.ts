@@ -1,5 +1,5 @@
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import {
   type ConversationEvent,
   type ConversationId,
@@ -31,24 +31,24 @@ const MemberRow = z.object({
   conversationId: ConversationIdSchema,
   memberId: UserIdSchema,
   role: z.enum(['owner', 'admin', 'member']),
-  joinedAt: z.number().int(),
+  joinedAt: z.number().check(z.int()),
   // A member who never marked anything read may have no position yet.
-  readSeq: z.number().int().min(0).default(0),
+  readSeq: z._default(z.number().check(z.int(), z.gte(0)), 0),
 });
 
 /** The `meta` row of the Conversations table. */
 const MetaRow = z.object({
   conversationId: ConversationIdSchema,
   // Rows written before conversations had kinds are direct ones; the id tells the kind either way.
-  kind: z.enum(['direct', 'group']).optional(),
-  name: z.string().optional(),
-  lastSeq: z.number().int().min(0).default(0),
-  createdAt: z.number().int().optional(),
-  lastEventAt: z.number().int().optional(),
-  lastEvent: z.record(z.string(), z.unknown()).optional(),
+  kind: z.optional(z.enum(['direct', 'group'])),
+  name: z.optional(z.string()),
+  lastSeq: z._default(z.number().check(z.int(), z.gte(0)), 0),
+  createdAt: z.optional(z.number().check(z.int())),
+  lastEventAt: z.optional(z.number().check(z.int())),
+  lastEvent: z.optional(z.record(z.string(), z.unknown())),
 });
 
-function parseRow<T>(schema: z.ZodType<T>, item: Record<string, unknown>, what: string): T {
+function parseRow<T>(schema: z.ZodMiniType<T>, item: Record<string, unknown>, what: string): T {
   const parsed = schema.safeParse(item);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(item)'}: ${i.message}`);

@@ -7,7 +7,7 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import {
   type ConversationEvent,
   type ConversationId,
@@ -40,19 +40,21 @@ const WRITE_CONCURRENCY = 16;
 type TransactItems = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>;
 
 const MetaRow = z.object({
-  kind: z.enum(['direct', 'group']).optional(),
-  name: z.string().optional(),
-  createdBy: z.string().optional(),
-  lastSeq: z.number().int().optional(),
-  memberCount: z.number().int().optional(),
-  fanout: z.boolean().optional(),
+  kind: z.optional(z.enum(['direct', 'group'])),
+  name: z.optional(z.string()),
+  createdBy: z.optional(z.string()),
+  lastSeq: z.optional(z.number().check(z.int())),
+  memberCount: z.optional(z.number().check(z.int())),
+  fanout: z.optional(z.boolean()),
 });
 const MemberRow = z.object({
   memberId: z.string(),
   role: z.enum(['owner', 'admin', 'member']),
   joinedAt: z.number(),
-  readSeq: z.number().int().optional(),
+  readSeq: z.optional(z.number().check(z.int())),
 });
+/** A message item's `editSeqs`: anything but a list of integers reads as no edits. */
+const EditSeqs = z.catch(z.array(z.number().check(z.int())), []);
 
 /** Raised when the stored data contradicts itself: retried, and alarmed on through the DLQ. */
 export class StoreInconsistencyError extends Error {
@@ -255,10 +257,7 @@ export class DynamoEventStore implements EventStore {
         ConsistentRead: true,
       }),
     );
-    const editSeqs = z
-      .array(z.number().int())
-      .catch([])
-      .parse(Item?.editSeqs ?? []);
+    const editSeqs = EditSeqs.parse(Item?.editSeqs ?? []);
     return { editSeqs, edits: editSeqs.length, recalled: Item?.recalled === true };
   }
 

@@ -3,7 +3,7 @@
  * frames, authorizes membership and chooses the message group) and the delivery function (which applies them in
  * order). Versioned like the protocol, validated again on the way out of the queue.
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ClientMessageId, ConversationId, LIMITS, RequestId, Seq, UserId } from '../../protocol';
 
 const base = {
@@ -11,13 +11,14 @@ const base = {
   conversationId: ConversationId,
   actorId: UserId,
   /** The connection the command came from: it gets the ack (or a late error), the others get the event. */
-  connectionId: z.string().min(1).max(128),
+  connectionId: z.string().check(z.minLength(1), z.maxLength(128)),
   /** When the command route accepted it, ms since the epoch. */
-  at: z.number().int().positive(),
+  at: z.number().check(z.int(), z.positive()),
 };
 const sequenced = { ...base, clientMessageId: ClientMessageId };
-const text = z.string().min(1).max(LIMITS.maxTextLength);
-const name = z.string().min(1).max(LIMITS.maxGroupNameLength);
+const text = z.string().check(z.minLength(1), z.maxLength(LIMITS.maxTextLength));
+const name = z.string().check(z.minLength(1), z.maxLength(LIMITS.maxGroupNameLength));
+const userIds = z.array(UserId).check(z.minLength(1));
 
 export const QueuedCommand = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('send'), ...sequenced, text }),
@@ -27,18 +28,18 @@ export const QueuedCommand = z.discriminatedUnion('kind', [
     kind: z.literal('createGroup'),
     ...sequenced,
     name,
-    members: z.array(UserId).max(LIMITS.maxGroupMembers - 1),
+    members: z.array(UserId).check(z.maxLength(LIMITS.maxGroupMembers - 1)),
   }),
   z.strictObject({
     kind: z.literal('addMembers'),
     ...sequenced,
-    userIds: z.array(UserId).min(1),
+    userIds,
     role: z.enum(['admin', 'member']),
   }),
-  z.strictObject({ kind: z.literal('removeMembers'), ...sequenced, userIds: z.array(UserId).min(1) }),
+  z.strictObject({ kind: z.literal('removeMembers'), ...sequenced, userIds }),
   z.strictObject({ kind: z.literal('leave'), ...sequenced }),
   z.strictObject({ kind: z.literal('rename'), ...sequenced, name }),
-  z.strictObject({ kind: z.literal('markRead'), ...base, seq: Seq, requestId: RequestId.optional() }),
+  z.strictObject({ kind: z.literal('markRead'), ...base, seq: Seq, requestId: z.optional(RequestId) }),
 ]);
 export type QueuedCommand = z.infer<typeof QueuedCommand>;
 export type SequencedCommand = Exclude<QueuedCommand, { kind: 'markRead' }>;

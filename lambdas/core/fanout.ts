@@ -6,20 +6,20 @@
  * pushes the frame to them. A job is the internal contract between the two functions: versioned, and validated
  * again on the way out of the queue.
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ConversationId, LIMITS, ServerFrame, UserId } from '../../protocol';
 import { type PushDeps, type PushReport, postAll } from './push';
 
 /** For logs and metrics only: which frame a job carries, and which of the audience's chunks it is. */
 export const FanoutLabel = z.strictObject({
   /** The frame's `type`. */
-  kind: z.string().min(1).max(32),
-  conversationId: ConversationId.optional(),
+  kind: z.string().check(z.minLength(1), z.maxLength(32)),
+  conversationId: z.optional(ConversationId),
   /** The event's sequence number (the read position for a receipt). */
-  seq: z.number().int().min(0).optional(),
+  seq: z.optional(z.number().check(z.int(), z.gte(0))),
   /** 1-based index of this job among the audience's `chunks`. */
-  chunk: z.number().int().min(1),
-  chunks: z.number().int().min(1),
+  chunk: z.number().check(z.int(), z.gte(1)),
+  chunks: z.number().check(z.int(), z.gte(1)),
 });
 export type FanoutLabel = z.infer<typeof FanoutLabel>;
 
@@ -27,18 +27,20 @@ export const FanoutJob = z
   .strictObject({
     v: z.literal(1),
     /** The users whose every live connection gets `frame`. */
-    users: z.array(UserId).min(1).max(LIMITS.maxGroupMembers),
+    users: z.array(UserId).check(z.minLength(1), z.maxLength(LIMITS.maxGroupMembers)),
     frame: ServerFrame,
     /** The connection the command came from: it never gets `frame` (it gets `own`, or nothing). */
-    exceptConnectionId: z.string().min(1).max(128).optional(),
+    exceptConnectionId: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
     /** The frame for `exceptConnectionId` (its ack), in one job of the origin user's bucket. */
-    own: ServerFrame.optional(),
+    own: z.optional(ServerFrame),
     label: FanoutLabel,
   })
-  .refine((job) => job.own === undefined || job.exceptConnectionId !== undefined, {
-    message: 'own needs exceptConnectionId',
-    path: ['own'],
-  });
+  .check(
+    z.refine((job) => job.own === undefined || job.exceptConnectionId !== undefined, {
+      message: 'own needs exceptConnectionId',
+      path: ['own'],
+    }),
+  );
 export type FanoutJob = z.infer<typeof FanoutJob>;
 
 /** A job and how the queue must order and deduplicate it. */

@@ -8,7 +8,7 @@
  * A direct conversation's members are in its id (`dm:<a>:<b>`), as the command route decides it too
  * (conversations.ts): its queries need no member row, which exists only from its first message on.
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import {
   type ConversationEvent,
   type ConversationId,
@@ -272,7 +272,7 @@ function readAfter(
 // ---------------------------------------------------------------------------------------------------------
 
 /** The opaque listing cursor: the sort key (lastEventAt, conversationId) of the last item returned. */
-const Cursor = z.strictObject({ t: z.number().int().min(0), c: ConversationIdSchema });
+const Cursor = z.strictObject({ t: z.number().check(z.int(), z.gte(0)), c: ConversationIdSchema });
 type Cursor = z.infer<typeof Cursor>;
 /** The opaque member cursor: the user id (the sort key) of the last member returned. */
 const MembersCursor = z.strictObject({ u: UserIdSchema });
@@ -290,7 +290,7 @@ export function encodeMembersCursor(after: UserId): string {
 
 /** A cursor this server issued, back from base64url JSON; anything else is refused as INVALID_FRAME. */
 function decodeCursor<T>(
-  schema: z.ZodType<T>,
+  schema: z.ZodMiniType<T>,
   text: string,
   frame: { action: string; requestId: string },
 ): T {

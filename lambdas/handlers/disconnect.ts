@@ -1,5 +1,5 @@
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { UserId } from '../../protocol';
 import { removeConnection } from '../core/connections';
 import type { ConnectionStore } from '../core/ports';
@@ -10,8 +10,8 @@ import { presenceDeps } from '../wiring/presence';
 import type { RouteResponse } from './websocket-context';
 
 const DisconnectContext = z.object({
-  connectionId: z.string().min(1),
-  authorizer: z.object({ userId: UserId }).optional().catch(undefined),
+  connectionId: z.string().check(z.minLength(1)),
+  authorizer: z.catch(z.optional(z.object({ userId: UserId })), undefined),
 });
 
 /**

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { UserId } from '../../protocol';
 
 /**
@@ -6,8 +6,8 @@ import { UserId } from '../../protocol';
  * (set on $connect) is passed by API Gateway to every later event of the connection.
  */
 const WebSocketContext = z.object({
-  connectionId: z.string().min(1),
-  connectedAt: z.number().int().positive(),
+  connectionId: z.string().check(z.minLength(1)),
+  connectedAt: z.number().check(z.int(), z.positive()),
   authorizer: z.object({ userId: UserId }),
 });
 export type WebSocketContext = z.infer<typeof WebSocketContext>;

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { directConversationId, parseDirectConversationId, ServerFrame } from '../../../protocol';
+import {
+  directConversationId,
+  LenientServerFrames,
+  parseDirectConversationId,
+  ServerFrame,
+} from '../../../protocol';
 
 describe('direct conversation ids', () => {
   it('are the same whichever user computes them', () => {
@@ -50,8 +55,9 @@ describe('server frames', () => {
     { type: 'error', v: 1, code: 'NOT_A_MEMBER', message: 'no', clientMessageId: 'c' },
   ];
 
-  it.each(frames.map((f) => [f.type, f]))('validate a %s frame', (_type, frame) => {
+  it.each(frames.map((f) => [f.type, f]))('validate a %s frame, strict and lenient alike', (_type, frame) => {
     expect(ServerFrame.parse(frame)).toEqual(frame);
+    expect(LenientServerFrames.ServerFrame.parse(frame)).toEqual(frame);
   });
 
   it('reject frames that break the contract', () => {
@@ -69,5 +75,90 @@ describe('server frames', () => {
     expect(ServerFrame.safeParse({ type: 'event', v: 1, event: { kind: 'teleport', ...base } }).success).toBe(
       false,
     );
+  });
+});
+
+describe('lenient server frames (what clients parse with)', () => {
+  const event = {
+    kind: 'message',
+    conversationId: 'dm:a:b',
+    seq: 2,
+    at: 1,
+    actorId: 'a',
+    clientMessageId: 'c1',
+    text: 'hi',
+  };
+  const sync = {
+    type: 'sync',
+    v: 1,
+    requestId: 'r',
+    results: [
+      { conversationId: 'dm:a:b', events: [event], hasMore: false, lastSeq: 2 },
+      { conversationId: 'grp:x', gap: true, lastSeq: 900 },
+    ],
+  };
+  // The same frames with a field added at every level, as a later server within protocol v1 may send them.
+  const later = {
+    ...sync,
+    servedBy: 'v1.1',
+    results: [
+      { ...sync.results[0], events: [{ ...event, reactions: { '+1': 2 } }], cursor: 'x' },
+      { ...sync.results[1], gapSize: 898 },
+    ],
+  };
+
+  it('accept a field they do not know, at any level, and drop it', () => {
+    expect(LenientServerFrames.ServerFrame.parse(later)).toEqual(sync);
+    expect(
+      LenientServerFrames.ServerFrame.parse({
+        type: 'event',
+        v: 1,
+        event: { ...event, pinned: true },
+        shard: 3,
+      }),
+    ).toEqual({ type: 'event', v: 1, event });
+    expect(
+      LenientServerFrames.ServerFrame.parse({
+        type: 'error',
+        v: 1,
+        code: 'INVALID_FRAME',
+        message: 'm',
+        details: [{ path: 'text', problem: 'p', hint: 'h' }],
+        retryAfterMs: 5,
+      }),
+    ).toEqual({
+      type: 'error',
+      v: 1,
+      code: 'INVALID_FRAME',
+      message: 'm',
+      details: [{ path: 'text', problem: 'p' }],
+    });
+  });
+
+  it('are strict for the server: the same frames are refused, naming the unknown keys', () => {
+    const parsed = ServerFrame.safeParse(later);
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues.map((i) => [i.code, i.path.join('.')])).toContainEqual([
+      'unrecognized_keys',
+      '',
+    ]);
+    expect(ServerFrame.safeParse({ type: 'event', v: 1, event: { ...event, pinned: true } }).success).toBe(
+      false,
+    );
+    expect(ServerFrame.parse(sync)).toEqual(sync);
+  });
+
+  it('still refuse what breaks the contract: unknown types, kinds and codes, missing or wrong fields', () => {
+    for (const frame of [
+      { type: 'teleport', v: 1 },
+      { type: 'event', v: 1, event: { ...event, kind: 'teleport' } },
+      { type: 'error', v: 1, code: 'NOPE', message: 'x' },
+      { type: 'ack', v: 1, conversationId: 'dm:a:b', clientMessageId: 'c', seq: 0, at: 1 },
+      { type: 'ack', v: 2, conversationId: 'dm:a:b', clientMessageId: 'c', seq: 1, at: 1 },
+      { ...sync, results: [{ conversationId: 'dm:a:b', events: [event], lastSeq: 2 }] },
+    ]) {
+      expect(LenientServerFrames.ServerFrame.safeParse(frame).success).toBe(false);
+      expect(ServerFrame.safeParse(frame).success).toBe(false);
+    }
   });
 });
