@@ -7,12 +7,12 @@ import {
   type ErrorFrame,
   type HistoryFrame,
   type HistoryPageFrame,
+  LenientServerFrames,
   LIMITS,
   type ListConversationsFrame,
   type ListMembersFrame,
   type MembersFrame,
   type ServerFrame,
-  ServerFrame as ServerFrameSchema,
   type SyncFrame,
   type SyncPageFrame,
 } from '../protocol';
@@ -830,7 +830,8 @@ export class HeraldClient {
       this.report(new HeraldError('INVALID_SERVER_FRAME', 'the server sent a frame that is not JSON text'));
       return;
     }
-    const parsed = ServerFrameSchema.safeParse(json);
+    // Lenient: a field a later server adds to a frame is dropped, not a reason to drop the frame.
+    const parsed = LenientServerFrames.ServerFrame.safeParse(json);
     if (!parsed.success) {
       const fields = parsed.error.issues.map((i) => ({ path: i.path.join('.'), problem: i.message }));
       this.report(

@@ -518,6 +518,56 @@ describe('HeraldClient against a fake Herald', () => {
     expect((await client.send(conv, 'still fine')).seq).toBe(1);
   });
 
+  it('keeps a frame, and a sync page, carrying a field it does not know, and drops the field', async () => {
+    // A later server within protocol v1 may add fields (docs/protocol.md, "Forward compatibility").
+    const message = (seq: number) => ({
+      kind: 'message' as const,
+      conversationId: conv,
+      seq,
+      at: 1,
+      actorId: 'bob',
+      clientMessageId: `b${seq}`,
+      text: `m${seq}`,
+    });
+    server.hook = (conn, frame) => {
+      if (frame.action !== 'sync') return false;
+      server.push(
+        conn,
+        JSON.stringify({
+          type: 'sync',
+          v: 1,
+          requestId: frame.requestId,
+          servedBy: 'later',
+          results: [
+            {
+              conversationId: conv,
+              events: [{ ...message(2), reactions: {} }],
+              hasMore: false,
+              lastSeq: 2,
+              x: 1,
+            },
+          ],
+        }),
+      );
+      return true;
+    };
+    const store = new MemoryStore();
+    store.setPosition(conv, 1);
+    const { client, events, errors } = makeClient('alice', { store });
+    await client.connect();
+    expect(events).toEqual([message(2)]);
+    const conn = server.live('alice')[0];
+    if (!conn) throw new Error('no connection');
+    server.push(
+      conn,
+      JSON.stringify({ type: 'event', v: 1, event: { ...message(3), pinned: true }, shard: 7 }),
+    );
+    await server.until(() => events.length === 2);
+    expect(events).toEqual([message(2), message(3)]);
+    expect(errors).toEqual([]);
+    expect(client.positions()).toEqual({ [conv]: 3 });
+  });
+
   it('answers queries by requestId, and rejects them with the server code', async () => {
     for (let n = 1; n <= 5; n++) server.append(conv, 'bob', `b${n}`, `m${n}`, { push: false });
     server.hook = (conn, frame) => {
