@@ -54,7 +54,7 @@ export interface ChatOptions {
 
 const Raw = z
   .strictObject({
-    user: UserId.optional(),
+    user: z.optional(UserId),
     url: WsUrl.optional(),
     token: z.string().min(1, 'must not be empty').optional(),
     'token-command': z.string().trim().min(1, 'must not be empty').optional(),
