@@ -592,6 +592,24 @@ describe('functions', () => {
     }
   });
 
+  it('validate with zod/mini only: no bundle carries classic zod (its method chains were ~100 KiB and init time)', () => {
+    for (const name of FUNCTION_NAMES) {
+      const dir = assetDirOf(name);
+      // The bundle's own record of what went in: the sources of its source maps (they ship beside the code).
+      const sources = readdirSync(dir)
+        .filter((file) => file.endsWith('.mjs.map'))
+        .flatMap(
+          (file) => (JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { sources: string[] }).sources,
+        );
+      const zod = sources.filter((source) => source.includes('node_modules/zod/'));
+      expect(zod.length, name).toBeGreaterThan(0);
+      expect(
+        zod.filter((source) => source.includes('/zod/v4/classic/')),
+        name,
+      ).toEqual([]);
+    }
+  });
+
   it('load Node built-ins without ES module facades (builtinModuleAliases), and import only their own chunks', () => {
     for (const name of FUNCTION_NAMES) {
       for (const [file, code] of bundleFilesOf(name)) {
