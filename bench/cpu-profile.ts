@@ -8,7 +8,6 @@
  * or the workers, so a run without --cpu-prof is the same as before.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import type { LambdaRuntime } from '../local/cloud/lambda-runtime';
 import { type CpuProfile, summariseProfiles, type ThreadProfileSummary } from './profile';
@@ -39,6 +38,8 @@ export interface ProfileContext {
 }
 
 export async function startCpuProfiles(context: ProfileContext): Promise<RunningProfile> {
+  // Loaded here: a run without --cpu-prof does not load the inspector at all.
+  const { Session } = await import('node:inspector/promises');
   const session = new Session();
   session.connect();
   await session.post('Profiler.enable');
