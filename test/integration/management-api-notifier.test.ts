@@ -1,6 +1,7 @@
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManagementApiNotifier } from '../../lambdas/adapters/management-api-notifier';
+import { managementApiClient } from '../../lambdas/wiring/management-api';
 import type { ServerFrame } from '../../protocol';
 import { type ConnectionsEndpoint, startConnectionsEndpoint } from '../helpers/connections-endpoint';
 
@@ -47,5 +48,17 @@ describe('ManagementApiNotifier with the real SDK client', () => {
     await expect(notifier.post('flaky=', frame)).rejects.toMatchObject({
       $metadata: { httpStatusCode: 500 },
     });
+  });
+
+  it("with the functions' own client (one middleware chain for every post), each of many concurrent posts reaches its own connection, gone ones included", async () => {
+    const own = new ManagementApiNotifier(managementApiClient(endpoint.url));
+    const ids = Array.from({ length: 200 }, (_, i) => `conc${i}=`);
+    for (const [i, id] of ids.entries()) if (i % 10 !== 3) endpoint.live.add(id);
+    const frameOf = (i: number): ServerFrame => ({ ...frame, clientMessageId: `m${i}`, seq: i + 1 });
+    const outcomes = await Promise.all(ids.map((id, i) => own.post(id, frameOf(i))));
+    for (const [i, id] of ids.entries()) {
+      expect(outcomes[i], id).toBe(i % 10 === 3 ? 'gone' : 'delivered');
+      expect(endpoint.received(id), id).toEqual(i % 10 === 3 ? [] : [frameOf(i)]);
+    }
   });
 });
