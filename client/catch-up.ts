@@ -1,15 +1,23 @@
-import { type ConversationEvent, type HistoryPageFrame, LIMITS, type SyncPageFrame } from '../protocol';
+import {
+  type LenientConversationEvent,
+  type LenientHistoryPageFrame,
+  type LenientSyncPageFrame,
+  LIMITS,
+} from '../protocol';
 import { HeraldError } from './errors';
 
 /** What catching up needs from the client: two queries, the positions it follows, and where events go. */
 export interface CatchUpPort {
-  sync(positions: { conversationId: string; afterSeq: number }[]): Promise<SyncPageFrame>;
+  sync(positions: { conversationId: string; afterSeq: number }[]): Promise<LenientSyncPageFrame>;
   /** One forward page of history after `afterSeq`. */
-  historyAfter(conversationId: string, afterSeq: number): Promise<HistoryPageFrame>;
+  historyAfter(conversationId: string, afterSeq: number): Promise<LenientHistoryPageFrame>;
   /** The last seq released in a conversation; undefined when it is not followed. */
   lastSeq(conversationId: string): number | undefined;
-  /** An event from a sync or history page, for the ordering buffer (which drops what it already has). */
-  accept(event: ConversationEvent): void;
+  /**
+   * An event from a sync or history page, for the ordering buffer (which drops what it already has). Events of
+   * kinds this SDK does not know come too: they hold a seq, which catching up must get past.
+   */
+  accept(event: LenientConversationEvent): void;
   /** The user is no longer a member: stop following the conversation. */
   forget(conversationId: string): void;
   /** A query failed (not NOT_A_MEMBER): these conversations are not caught up. */
@@ -56,7 +64,7 @@ export class CatchUp {
         conversationId,
         afterSeq: this.port.lastSeq(conversationId) ?? 0,
       }));
-      let page: SyncPageFrame;
+      let page: LenientSyncPageFrame;
       try {
         page = await this.port.sync(positions);
       } catch (error) {
@@ -92,7 +100,7 @@ export class CatchUp {
     for (let more = true; more && !this.port.stopped(); ) {
       const afterSeq = this.port.lastSeq(conversationId);
       if (afterSeq === undefined) return;
-      let page: HistoryPageFrame;
+      let page: LenientHistoryPageFrame;
       try {
         page = await this.port.historyAfter(conversationId, afterSeq);
       } catch (error) {

@@ -7,20 +7,26 @@ import {
   type ErrorFrame,
   type HistoryFrame,
   type HistoryPageFrame,
+  isKnownEvent,
+  isKnownServerFrame,
+  type KnownLenientServerFrame,
+  type LenientConversationEvent,
+  type LenientConversationsPageFrame,
+  type LenientHistoryPageFrame,
   LenientServerFrames,
+  type LenientSyncPageFrame,
   LIMITS,
   type ListConversationsFrame,
   type ListMembersFrame,
   type MembersFrame,
   type ServerFrame,
   type SyncFrame,
-  type SyncPageFrame,
 } from '../protocol';
 import { type BackoffOptions, backoffDelay } from './backoff';
 import { CatchUp } from './catch-up';
 import { Emitter } from './emitter';
 import { HeraldError, isRetryable } from './errors';
-import type { CommandAck, ConnectionState, HeraldEventMap } from './events';
+import type { CommandAck, ConnectionState, HeraldEventMap, Unsupported } from './events';
 import { newId, tokenSubject } from './ids';
 import { type CommandFrame, laneOf, Outbox, type PendingCommand } from './outbox';
 import { RateLimiter } from './rate-limiter';
@@ -86,10 +92,11 @@ interface Link {
 }
 
 type QueryFrame = HistoryFrame | SyncFrame | ListConversationsFrame | ListMembersFrame;
+/** As the lenient schemas give them: events of kinds this SDK does not know included, to be filtered out. */
 interface QueryAnswers {
-  history: HistoryPageFrame;
-  sync: SyncPageFrame;
-  listConversations: ConversationsPageFrame;
+  history: LenientHistoryPageFrame;
+  sync: LenientSyncPageFrame;
+  listConversations: LenientConversationsPageFrame;
   listMembers: MembersFrame;
 }
 const ANSWER_TYPE = {
@@ -104,7 +111,7 @@ interface PendingQuery {
   queued: boolean;
   /** The connection it went out on. */
   sentOn?: number;
-  readonly resolve: (frame: ServerFrame) => void;
+  readonly resolve: (frame: KnownLenientServerFrame) => void;
   readonly reject: (error: HeraldError) => void;
   readonly timer: ReturnType<typeof setTimeout>;
 }
@@ -141,7 +148,10 @@ export class HeraldClient {
     if (type !== 'error')
       this.report(new HeraldError('HANDLER_FAILED', `a '${String(type)}' handler threw`, { cause: error }));
   });
-  private readonly sequencer = new Sequencer();
+  /** Events of kinds this SDK does not know go through it too: they take their seq, and are not emitted. */
+  private readonly sequencer = new Sequencer<LenientConversationEvent>();
+  /** The event kinds and frame types this SDK does not know that it reported already (`unsupported`). */
+  private readonly unsupportedSeen = new Set<string>();
   private readonly outbox: Outbox;
   private readonly store: HeraldStore;
   private readonly limiter: RateLimiter;
@@ -382,22 +392,29 @@ export class HeraldClient {
     conversationId: string,
     page: { readonly beforeSeq?: number; readonly afterSeq?: number; readonly limit?: number } = {},
   ): Promise<HistoryPage> {
-    return answerOf(
-      await this.request({
-        action: 'history',
-        v: 1,
-        requestId: newId(),
-        conversationId,
-        ...page,
-      }),
-    );
+    let query = page;
+    for (let round = 1; ; round++) {
+      const answer = answerOf(
+        await this.request({ action: 'history', v: 1, requestId: newId(), conversationId, ...query }),
+      );
+      // Events of kinds this SDK does not know are left out (their seqs stay taken: the page's range is the same).
+      const events = this.knownOnly(answer.events);
+      const first = answer.events[0];
+      const last = answer.events.at(-1);
+      // A page of nothing but unknown kinds would read as the end to a caller paging by the first or last seq:
+      // the next page in the same direction is fetched instead (a few at most).
+      if (events.length > 0 || !answer.hasMore || !first || !last || round >= 10)
+        return { ...answer, events };
+      query =
+        page.afterSeq !== undefined ? { ...page, afterSeq: last.seq } : { ...page, beforeSeq: first.seq };
+    }
   }
 
   /** One page of your conversations, newest activity first; pass the previous page's `nextCursor` for the next. */
   async listConversations(
     page: { readonly cursor?: string; readonly limit?: number } = {},
   ): Promise<ConversationsPage> {
-    return answerOf(
+    const answer = answerOf(
       await this.request({
         action: 'listConversations',
         v: 1,
@@ -405,6 +422,12 @@ export class HeraldClient {
         ...page,
       }),
     );
+    // A last event of a kind this SDK does not know is left out, as if the conversation listed none.
+    const items = answer.items.map(({ lastEvent, ...item }) => {
+      const [known] = lastEvent ? this.knownOnly([lastEvent]) : [];
+      return known ? { ...item, lastEvent: known } : item;
+    });
+    return { ...answer, items };
   }
 
   /** One page of a conversation's members, ascending by user id. */
@@ -830,7 +853,8 @@ export class HeraldClient {
       this.report(new HeraldError('INVALID_SERVER_FRAME', 'the server sent a frame that is not JSON text'));
       return;
     }
-    // Lenient: a field a later server adds to a frame is dropped, not a reason to drop the frame.
+    // Lenient: a field a later server adds to a frame is dropped, not a reason to drop the frame; a new frame type
+    // is ignored; an event of a new kind is passed (its seq taken) and not emitted.
     const parsed = LenientServerFrames.ServerFrame.safeParse(json);
     if (!parsed.success) {
       const fields = parsed.error.issues.map((i) => ({ path: i.path.join('.'), problem: i.message }));
@@ -840,9 +864,13 @@ export class HeraldClient {
       return;
     }
     const frame = parsed.data;
+    if (!isKnownServerFrame(frame)) {
+      this.unsupported({ what: 'frame', type: frame.type });
+      return;
+    }
     switch (frame.type) {
       case 'event':
-        this.settleByEvent(frame.event);
+        if (isKnownEvent(frame.event)) this.settleByEvent(frame.event);
         this.release(frame.event.conversationId, this.sequencer.accept(frame.event));
         return;
       case 'ack':
@@ -877,7 +905,9 @@ export class HeraldClient {
     }
   }
 
-  private onAnswer(frame: HistoryPageFrame | SyncPageFrame | ConversationsPageFrame | MembersFrame): void {
+  private onAnswer(
+    frame: LenientHistoryPageFrame | LenientSyncPageFrame | LenientConversationsPageFrame | MembersFrame,
+  ): void {
     const query = this.queries.get(frame.requestId);
     if (!query) return; // answered already (a resend after a reconnect), or timed out
     if (ANSWER_TYPE[query.frame.action] !== frame.type) {
@@ -982,9 +1012,12 @@ export class HeraldClient {
     });
   }
 
-  /** Emits released events, saves the position, and watches for a gap. */
-  private release(conversationId: string, events: readonly ConversationEvent[]): void {
-    for (const event of events) this.emitEvent(event);
+  /**
+   * Emits released events, saves the position, and watches for a gap. An event of a kind this SDK does not know
+   * is not emitted: its seq is passed (the position moves past it) and its kind reported once.
+   */
+  private release(conversationId: string, events: readonly LenientConversationEvent[]): void {
+    for (const event of this.knownOnly(events)) this.emitEvent(event);
     const last = this.sequencer.lastSeq(conversationId);
     if (events.length > 0 && last !== undefined)
       this.persist(() => this.store.setPosition(conversationId, last));
@@ -1013,9 +1046,9 @@ export class HeraldClient {
 
   // -- catching up ---------------------------------------------------------------------------------------------
 
-  private acceptCaughtUp(event: ConversationEvent): void {
+  private acceptCaughtUp(event: LenientConversationEvent): void {
     if (!this.sequencer.isTracked(event.conversationId)) return;
-    this.settleByEvent(event);
+    if (isKnownEvent(event)) this.settleByEvent(event);
     this.release(event.conversationId, this.sequencer.accept(event));
   }
 
@@ -1079,6 +1112,30 @@ export class HeraldClient {
 
   private report(error: HeraldError): void {
     this.emitter.emit('error', error);
+  }
+
+  /** The events of kinds this SDK knows; the others are reported (once per kind) and left out. */
+  private knownOnly(events: readonly LenientConversationEvent[]): ConversationEvent[] {
+    const known: ConversationEvent[] = [];
+    for (const event of events) {
+      if (isKnownEvent(event)) known.push(event);
+      else
+        this.unsupported({
+          what: 'event',
+          kind: event.kind,
+          conversationId: event.conversationId,
+          seq: event.seq,
+        });
+    }
+    return known;
+  }
+
+  /** Reports an event kind or frame type this SDK does not know, once per kind or type: it is not an error. */
+  private unsupported(what: Unsupported): void {
+    const key = what.what === 'event' ? `event ${what.kind}` : `frame ${what.type}`;
+    if (this.unsupportedSeen.has(key)) return;
+    this.unsupportedSeen.add(key);
+    this.emitter.emit('unsupported', what);
   }
 }
 

@@ -17,6 +17,21 @@ export type EventOf<K extends EventKind> = Extract<ConversationEvent, { kind: K 
 export type CommandAck = Omit<AckFrame, 'type' | 'v'>;
 
 /**
+ * Something a later server sent within protocol v1 that this SDK does not know, and skipped: an event of a new
+ * kind (its seq is passed, nothing is emitted for it, also not `event`) or a frame of a new type (ignored).
+ * Reported once per kind or type and client; update the SDK to understand it.
+ */
+export type Unsupported =
+  | {
+      readonly what: 'event';
+      readonly kind: string;
+      /** Where it was first met. */
+      readonly conversationId: string;
+      readonly seq: number;
+    }
+  | { readonly what: 'frame'; readonly type: string };
+
+/**
  * `idle` before `connect()`; `connecting` until the first connection opens; `open`; `reconnecting` between a
  * lost connection and the next (renewals stay `open`); `closed` after `close()`.
  */
@@ -41,6 +56,8 @@ export type HeraldEventMap = {
   synced: { readonly conversations: number };
   /** Your conversations, listed after each connection and reconnection (option `discoverConversations`). */
   conversations: ConversationsPageFrame['items'];
+  /** An event kind or frame type this SDK does not know was skipped: once per kind or type (see `Unsupported`). */
+  unsupported: Unsupported;
   /** Something went wrong that no promise reports: invalid server frames, refusals without an id, the store. */
   error: HeraldError;
 } & { readonly [K in EventKind]: EventOf<K> };

@@ -39,7 +39,7 @@ export { HeraldClient } from './client';
 export { Emitter } from './emitter';
 export type { ClientErrorCode } from './errors';
 export { HeraldError, isRetryable } from './errors';
-export type { CommandAck, ConnectionState, EventOf, HeraldEventMap } from './events';
+export type { CommandAck, ConnectionState, EventOf, HeraldEventMap, Unsupported } from './events';
 export { newId } from './ids';
 export type { CommandFrame, PendingCommand } from './outbox';
 export { Outbox } from './outbox';

@@ -1,10 +1,16 @@
 import type { ConversationEvent } from '../protocol';
 
-interface ConversationState {
+/** What the sequencer needs of an event: its conversation and its place there. */
+export interface Sequenced {
+  readonly conversationId: string;
+  readonly seq: number;
+}
+
+interface ConversationState<E> {
   /** The last seq released without a gap. */
   last: number;
   /** Events past a gap, waiting for the missing ones. */
-  readonly held: Map<number, ConversationEvent>;
+  readonly held: Map<number, E>;
   /** A seq known to exist beyond `last` (from an ack whose event we do not have). */
   known: number;
 }
@@ -12,10 +18,11 @@ interface ConversationState {
 /**
  * The ordering and deduplication core: per conversation, it releases events strictly in seq order, each once.
  * Pure: no sockets, no timers. Events at or below the released position are duplicates; events past a gap are
- * held until the gap is filled (by sync or history, fed through the same `accept`).
+ * held until the gap is filled (by sync or history, fed through the same `accept`). The client also feeds it events
+ * of kinds it does not know (`E` is then wider than `ConversationEvent`): they take their seq like any other.
  */
-export class Sequencer {
-  private readonly conversations = new Map<string, ConversationState>();
+export class Sequencer<E extends Sequenced = ConversationEvent> {
+  private readonly conversations = new Map<string, ConversationState<E>>();
 
   constructor(positions: Readonly<Record<string, number>> = {}) {
     for (const [id, last] of Object.entries(positions)) this.track(id, last);
@@ -53,13 +60,13 @@ export class Sequencer {
    * none for a duplicate or an event past a gap, several when it fills one. An event of an untracked
    * conversation starts its tracking there: the SDK follows a conversation from the first event it sees.
    */
-  accept(event: ConversationEvent): ConversationEvent[] {
+  accept(event: E): E[] {
     this.track(event.conversationId, event.seq - 1);
     const state = this.conversations.get(event.conversationId);
     if (!state || event.seq <= state.last || state.held.has(event.seq)) return [];
     state.held.set(event.seq, event);
     state.known = Math.max(state.known, event.seq);
-    const released: ConversationEvent[] = [];
+    const released: E[] = [];
     for (let next = state.held.get(state.last + 1); next; next = state.held.get(state.last + 1)) {
       state.held.delete(next.seq);
       state.last = next.seq;

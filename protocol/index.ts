@@ -368,8 +368,39 @@ type ObjectOf<Mode extends z.core.$strict | z.core.$strip> = <S extends z.core.$
   shape: S,
 ) => z.ZodMiniObject<S, Mode>;
 
+/**
+ * A discriminated union that also takes a discriminator value it does not define: an object whose `key` is
+ * another string is checked against `fallback` instead of being refused. A value `known` defines is checked by
+ * `known` alone, with the same issues as on its own, so a known kind with a bad field is still refused as such.
+ */
+function withFallback<
+  Known extends z.ZodMiniDiscriminatedUnion<readonly z.core.SomeType[], string>,
+  Fallback extends z.ZodMiniType,
+>(known: Known, key: string, fallback: Fallback) {
+  return z.transform((input: unknown, payload): z.output<Known> | z.output<Fallback> => {
+    const value =
+      typeof input === 'object' && input !== null ? (input as Record<string, unknown>)[key] : undefined;
+    const isOther =
+      typeof value === 'string' && z.getDiscriminatedOption(known, value as never) === undefined;
+    const checked = (isOther ? fallback : known).safeParse(input);
+    if (checked.success) return checked.data as z.output<Known> | z.output<Fallback>;
+    // Finished issues (path from the event or frame, message set): the parent object prefixes its own path.
+    for (const issue of checked.error.issues) payload.issues.push(issue as z.core.$ZodRawIssue);
+    return z.NEVER;
+  });
+}
+
+/**
+ * How the server-frame schemas treat a frame `type` or event `kind` they do not define: `false` refuses it (the
+ * strict copy), `true` takes it as an unknown frame or event (the lenient copy: see `LenientServerFrames`).
+ */
+type OrUnknown<Open extends boolean, Known, Unknown> = Open extends true ? Unknown : Known;
+
 /** Every server-frame schema, with objects built by `object`: defined once for the strict and lenient copies. */
-function serverFrameSchemas<Mode extends z.core.$strict | z.core.$strip>(object: ObjectOf<Mode>) {
+function serverFrameSchemas<Mode extends z.core.$strict | z.core.$strip, Open extends boolean>(
+  object: ObjectOf<Mode>,
+  open: Open,
+) {
   const ErrorFrame = object({
     type: z.literal('error'),
     v: z.literal(PROTOCOL_VERSION),
@@ -419,7 +450,7 @@ function serverFrameSchemas<Mode extends z.core.$strict | z.core.$strip>(object:
   const MemberLeftEvent = event('member.left', {});
   const GroupRenamedEvent = event('group.renamed', { name: z.string() });
 
-  const ConversationEvent = z.discriminatedUnion('kind', [
+  const KnownConversationEvent = z.discriminatedUnion('kind', [
     MessageEvent,
     EditEvent,
     RecallEvent,
@@ -429,6 +460,17 @@ function serverFrameSchemas<Mode extends z.core.$strict | z.core.$strip>(object:
     MemberLeftEvent,
     GroupRenamedEvent,
   ]);
+  /**
+   * An event of a kind this protocol version does not define, which a later server may add within v1: its common
+   * fields are checked, the rest is dropped. Only the lenient copy takes it (and builds it).
+   */
+  const unknownEvent = () =>
+    withFallback(KnownConversationEvent, 'kind', object({ kind: z.string(), ...eventBase }));
+  const ConversationEvent = (open ? unknownEvent() : KnownConversationEvent) as OrUnknown<
+    Open,
+    typeof KnownConversationEvent,
+    ReturnType<typeof unknownEvent>
+  >;
 
   /** A new event in one of your conversations: to every connection of every member but the one that caused it. */
   const EventFrame = object({
@@ -552,7 +594,7 @@ function serverFrameSchemas<Mode extends z.core.$strict | z.core.$strip>(object:
     at: Integer,
   });
 
-  const ServerFrame = z.discriminatedUnion('type', [
+  const KnownServerFrame = z.discriminatedUnion('type', [
     EventFrame,
     AckFrame,
     ReceiptFrame,
@@ -565,6 +607,14 @@ function serverFrameSchemas<Mode extends z.core.$strict | z.core.$strip>(object:
     PongFrame,
     ErrorFrame,
   ]);
+  /** A frame of a type this protocol version does not define: only `type` and `v` are checked. Lenient copy only. */
+  const unknownFrame = () =>
+    withFallback(KnownServerFrame, 'type', object({ type: z.string(), v: z.literal(PROTOCOL_VERSION) }));
+  const ServerFrame = (open ? unknownFrame() : KnownServerFrame) as OrUnknown<
+    Open,
+    typeof KnownServerFrame,
+    ReturnType<typeof unknownFrame>
+  >;
 
   return {
     ErrorFrame,
@@ -623,15 +673,46 @@ export const {
   MembersFrame,
   PongFrame,
   ServerFrame,
-} = serverFrameSchemas(z.strictObject);
+} = serverFrameSchemas(z.strictObject, false);
 
 /**
- * The same server frames for clients: an object field the protocol does not define is dropped, not an error.
- * A later server may add an optional field to a frame within protocol v1 (docs/protocol.md, "Forward
- * compatibility"); a client that parses with these keeps the frame, and the sync or history page holding it.
- * Unknown frame types, event kinds and enum values are still refused. Only the client SDK builds them.
+ * The same server frames for clients, open to what a later server may add within protocol v1 (docs/protocol.md,
+ * "Forward compatibility"): an object field the protocol does not define is dropped, not an error; an event of a
+ * kind it does not define is taken as an `UnknownEvent` (its common fields checked), so the sync or history page
+ * holding it is kept; a frame of a type it does not define is taken as an `UnknownServerFrame` (`type` and `v`
+ * checked). A known kind or type with a bad field, and unknown enum values (error codes, roles), are still
+ * refused. Only the client SDK builds them.
  */
-export const LenientServerFrames = /* @__PURE__ */ serverFrameSchemas(z.object);
+export const LenientServerFrames = /* @__PURE__ */ serverFrameSchemas(z.object, true);
+
+/** The members of a union whose `key` is any string: the unknown variants the lenient schemas add. */
+type Open<U, K extends keyof U> = U extends unknown ? (string extends U[K] ? U : never) : never;
+/** The members of a union whose `key` is a literal: what this protocol version defines. */
+type Defined<U, K extends keyof U> = U extends unknown ? (string extends U[K] ? never : U) : never;
+
+/** What the lenient schemas give: a frame this protocol version defines (its events may be unknown), or not. */
+export type LenientServerFrame = z.infer<typeof LenientServerFrames.ServerFrame>;
+/** A frame of a type this protocol version does not define, as the lenient schemas take it: `type` and `v`. */
+export type UnknownServerFrame = Open<LenientServerFrame, 'type'>;
+/** A frame of a type this protocol version defines, as the lenient schemas give it. */
+export type KnownLenientServerFrame = Defined<LenientServerFrame, 'type'>;
+/** An event of any kind: one this protocol version defines (a `ConversationEvent`), or an `UnknownEvent`. */
+export type LenientConversationEvent = z.infer<typeof LenientServerFrames.ConversationEvent>;
+/** An event of a kind this protocol version does not define, as the lenient schemas take it: common fields only. */
+export type UnknownEvent = Open<LenientConversationEvent, 'kind'>;
+export type LenientSyncPageFrame = z.infer<typeof LenientServerFrames.SyncPageFrame>;
+export type LenientHistoryPageFrame = z.infer<typeof LenientServerFrames.HistoryPageFrame>;
+export type LenientConversationsPageFrame = z.infer<typeof LenientServerFrames.ConversationsPageFrame>;
+
+/** Whether an event parsed with the lenient schemas is of a kind this protocol version defines. */
+export function isKnownEvent(event: LenientConversationEvent): event is ConversationEvent {
+  return z.getDiscriminatedOption(ConversationEvent, event.kind as never) !== undefined;
+}
+
+/** Whether a frame parsed with the lenient schemas is of a type this protocol version defines. */
+export function isKnownServerFrame(frame: LenientServerFrame): frame is KnownLenientServerFrame {
+  return z.getDiscriminatedOption(ServerFrame, frame.type as never) !== undefined;
+}
 
 export type ErrorFrame = z.infer<typeof ErrorFrame>;
 export type ConversationEvent = z.infer<typeof ConversationEvent>;

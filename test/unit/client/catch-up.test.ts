@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { CatchUp, type CatchUpPort } from '../../../client/catch-up';
 import { HeraldError } from '../../../client/errors';
 import { Sequencer } from '../../../client/sequencer';
-import type { ConversationEvent, HistoryPageFrame, SyncPageFrame } from '../../../protocol';
+import type {
+  ConversationEvent,
+  HistoryPageFrame,
+  LenientConversationEvent,
+  SyncPageFrame,
+} from '../../../protocol';
 
 const msg = (conversationId: string, seq: number): ConversationEvent => ({
   kind: 'message',
@@ -16,8 +21,8 @@ const msg = (conversationId: string, seq: number): ConversationEvent => ({
 
 /** A server with stored events per conversation, answering sync in pages of `page` and history in pages of 100. */
 function harness(stored: Record<string, number>, positions: Record<string, number>, page = 3) {
-  const sequencer = new Sequencer(positions);
-  const released: ConversationEvent[] = [];
+  const sequencer = new Sequencer<LenientConversationEvent>(positions);
+  const released: LenientConversationEvent[] = [];
   const forgotten: string[] = [];
   const failures: unknown[] = [];
   const calls: string[] = [];
@@ -149,5 +154,34 @@ describe('CatchUp', () => {
     await Promise.all([first, second]);
     expect(h.calls).toEqual(['sync a>0 b>0']);
     expect(h.released.map((e) => e.conversationId)).toEqual(['a', 'b']);
+  });
+
+  it('gets past an event of a kind it does not know: it takes its seq like any other, no sync again', async () => {
+    const h = harness({ a: 3 }, { a: 0 });
+    const pinned = {
+      kind: 'message.pinned',
+      conversationId: 'a',
+      seq: 2,
+      at: 2,
+      actorId: 'bob',
+      clientMessageId: 'p',
+    };
+    h.port.syncOverride = async () => ({
+      type: 'sync',
+      v: 1,
+      requestId: 'r',
+      results: [
+        { conversationId: 'a', events: [msg('a', 1), pinned, msg('a', 3)], hasMore: false, lastSeq: 3 },
+      ],
+    });
+    await h.catchUp.request(['a']);
+    expect(h.calls).toEqual(['sync a>0']);
+    expect(h.released.map((e) => [e.seq, e.kind])).toEqual([
+      [1, 'message'],
+      [2, 'message.pinned'],
+      [3, 'message'],
+    ]);
+    expect(h.sequencer.lastSeq('a')).toBe(3);
+    expect(h.sequencer.hasGap('a')).toBe(false);
   });
 });

@@ -620,6 +620,250 @@ describe('HeraldClient against a fake Herald', () => {
   });
 });
 
+describe('forward compatibility: event kinds and frame types a later server adds within v1', () => {
+  const message = (seq: number) => ({
+    kind: 'message' as const,
+    conversationId: conv,
+    seq,
+    at: seq,
+    actorId: 'bob',
+    clientMessageId: `b${seq}`,
+    text: `m${seq}`,
+  });
+  /** An event of a kind this SDK does not know, with fields of its own. */
+  const pinned = (seq: number) => ({
+    kind: 'message.pinned',
+    conversationId: conv,
+    seq,
+    at: seq,
+    actorId: 'bob',
+    clientMessageId: `p${seq}`,
+    pinnedSeq: 1,
+  });
+  const pushTo = (userId: string, frame: unknown) => {
+    const conn = server.live(userId)[0];
+    if (!conn) throw new Error('no connection');
+    server.push(conn, JSON.stringify(frame));
+  };
+  /** A client that follows `conv` from `from`, and what it emits besides events and errors. */
+  function follower(from: number, options: Partial<HeraldClientOptions> = {}) {
+    const store = new MemoryStore();
+    store.setPosition(conv, from);
+    const made = makeClient('alice', { store, gapTimeoutMs: 50, ...options });
+    const unsupported: HeraldEventMap['unsupported'][] = [];
+    const byKind: string[] = [];
+    made.client.on('unsupported', (u) => unsupported.push(u));
+    made.client.on('message', (m) => byKind.push(`message ${m.seq}`));
+    const syncs = () => server.received.filter((r) => r.frame.action === 'sync').length;
+    return { ...made, store, unsupported, byKind, syncs };
+  }
+
+  it('passes a live event of an unknown kind: the known ones around it arrive in order, no gap, no sync', async () => {
+    const alice = follower(0);
+    await alice.client.connect();
+    expect(alice.syncs()).toBe(1); // the catch-up on connect
+    pushTo('alice', { type: 'event', v: 1, event: message(1) });
+    pushTo('alice', { type: 'event', v: 1, event: pinned(2) });
+    pushTo('alice', { type: 'event', v: 1, event: message(3) });
+    pushTo('alice', { type: 'event', v: 1, event: pinned(4) }); // the same kind again: reported once
+    await server.until(() => alice.client.positions()[conv] === 4);
+    await new Promise((resolve) => setTimeout(resolve, 150)); // past gapTimeoutMs: a gap would have synced
+    expect(alice.events).toEqual([message(1), message(3)]);
+    expect(alice.byKind).toEqual(['message 1', 'message 3']);
+    expect(alice.syncs()).toBe(1);
+    expect(alice.errors).toEqual([]);
+    expect(alice.unsupported).toEqual([
+      { what: 'event', kind: 'message.pinned', conversationId: conv, seq: 2 },
+    ]);
+    expect(alice.store.load().positions[conv]).toBe(4);
+    pushTo('alice', { type: 'event', v: 1, event: message(5) });
+    await server.until(() => alice.events.length === 3);
+    expect(seqsOf(alice.events)).toEqual([1, 3, 5]);
+  });
+
+  it('keeps a sync page holding an unknown kind whole, and gets past its seq', async () => {
+    server.hook = (conn, frame) => {
+      if (frame.action !== 'sync') return false;
+      server.push(
+        conn,
+        JSON.stringify({
+          type: 'sync',
+          v: 1,
+          requestId: frame.requestId,
+          results: [
+            {
+              conversationId: conv,
+              events: [message(2), pinned(3), message(4)],
+              hasMore: false,
+              lastSeq: 4,
+            },
+          ],
+        }),
+      );
+      return true;
+    };
+    const alice = follower(1);
+    await alice.client.connect();
+    expect(alice.events).toEqual([message(2), message(4)]);
+    expect(alice.client.positions()).toEqual({ [conv]: 4 });
+    expect(alice.errors).toEqual([]);
+    expect(alice.unsupported).toEqual([
+      { what: 'event', kind: 'message.pinned', conversationId: conv, seq: 3 },
+    ]);
+    pushTo('alice', { type: 'event', v: 1, event: message(5) });
+    await server.until(() => alice.events.length === 3);
+    expect(seqsOf(alice.events)).toEqual([2, 4, 5]);
+    expect(alice.syncs()).toBe(1);
+  });
+
+  it('keeps a history page holding an unknown kind: catching up pages past it, history() leaves it out', async () => {
+    const log = [message(1), pinned(2), message(3), pinned(4), pinned(5), message(6)];
+    server.hook = (conn, frame) => {
+      if (frame.action === 'sync') {
+        server.push(conn, {
+          type: 'sync',
+          v: 1,
+          requestId: frame.requestId,
+          results: [{ conversationId: conv, gap: true, lastSeq: 6 }],
+        });
+        return true;
+      }
+      if (frame.action !== 'history') return false;
+      const events =
+        frame.afterSeq !== undefined
+          ? log.filter((e) => e.seq > (frame.afterSeq ?? 0)).slice(0, frame.limit ?? 50)
+          : log.filter((e) => e.seq < (frame.beforeSeq ?? 99)).slice(-(frame.limit ?? 50));
+      const hasMore =
+        frame.afterSeq !== undefined ? (events.at(-1)?.seq ?? 6) < 6 : (events[0]?.seq ?? 1) > 1;
+      server.push(
+        conn,
+        JSON.stringify({
+          type: 'history',
+          v: 1,
+          requestId: frame.requestId,
+          conversationId: conv,
+          events,
+          hasMore,
+          lastSeq: 6,
+        }),
+      );
+      return true;
+    };
+    const alice = follower(0);
+    await alice.client.connect();
+    expect(alice.events).toEqual([message(1), message(3), message(6)]);
+    expect(alice.client.positions()).toEqual({ [conv]: 6 });
+    expect(alice.errors).toEqual([]);
+
+    const page = await alice.client.history(conv, { beforeSeq: 4, limit: 3 });
+    expect(page).toEqual({
+      conversationId: conv,
+      events: [message(1), message(3)],
+      hasMore: false,
+      lastSeq: 6,
+    });
+    // A page of nothing but unknown kinds (4 and 5) is not taken for the end: the next one is fetched.
+    const before = server.received.filter((r) => r.frame.action === 'history').length;
+    const older = await alice.client.history(conv, { beforeSeq: 6, limit: 2 });
+    expect(older.events).toEqual([message(3)]);
+    expect(older.hasMore).toBe(true);
+    expect(server.received.filter((r) => r.frame.action === 'history').length - before).toBe(2);
+    const newer = await alice.client.history(conv, { afterSeq: 3, limit: 2 });
+    expect(newer.events).toEqual([message(6)]);
+    expect(alice.unsupported).toHaveLength(1);
+  });
+
+  it('leaves out a listed conversation’s last event of an unknown kind, and keeps the conversation', async () => {
+    server.hook = (conn, frame) => {
+      if (frame.action !== 'listConversations') return false;
+      const item = { conversationId: conv, kind: 'direct', lastSeq: 2, readSeq: 0, unread: 2 };
+      server.push(
+        conn,
+        JSON.stringify({
+          type: 'conversations',
+          v: 1,
+          requestId: frame.requestId,
+          items: [
+            { ...item, lastEvent: pinned(2) },
+            {
+              ...item,
+              conversationId: 'dm:alice:carol',
+              lastEvent: { ...message(1), conversationId: 'dm:alice:carol' },
+            },
+          ],
+        }),
+      );
+      return true;
+    };
+    const { client } = makeClient('alice');
+    await client.connect();
+    const page = await client.listConversations();
+    expect(page.items.map((i) => [i.conversationId, i.lastEvent?.seq])).toEqual([
+      [conv, undefined],
+      ['dm:alice:carol', 1],
+    ]);
+    expect('lastEvent' in (page.items[0] ?? {})).toBe(false);
+  });
+
+  it('still refuses a known kind with a bad field, and an unknown kind without the common fields', async () => {
+    const alice = follower(0);
+    await alice.client.connect();
+    const { text: _text, ...noText } = message(1);
+    pushTo('alice', { type: 'event', v: 1, event: noText });
+    pushTo('alice', { type: 'event', v: 1, event: { ...message(1), seq: 0 } });
+    pushTo('alice', { type: 'event', v: 1, event: { ...pinned(1), seq: undefined } });
+    await server.until(() => alice.errors.length === 3);
+    expect(alice.errors.map((e) => [e.code, e.details?.fields?.map((f) => f.path)])).toEqual([
+      ['INVALID_SERVER_FRAME', ['event.text']],
+      ['INVALID_SERVER_FRAME', ['event.seq']],
+      ['INVALID_SERVER_FRAME', ['event.seq']],
+    ]);
+    expect(alice.events).toEqual([]);
+    expect(alice.unsupported).toEqual([]);
+    expect(alice.client.positions()).toEqual({ [conv]: 0 });
+  });
+
+  it('still drops a sync page holding a known kind with a bad field', async () => {
+    server.hook = (conn, frame) => {
+      if (frame.action !== 'sync') return false;
+      const results = [
+        {
+          conversationId: conv,
+          events: [message(1), { ...message(2), text: 7 }],
+          hasMore: false,
+          lastSeq: 2,
+        },
+      ];
+      server.push(conn, JSON.stringify({ type: 'sync', v: 1, requestId: frame.requestId, results }));
+      return true;
+    };
+    const alice = follower(0, { queryTimeoutMs: 200 });
+    await alice.client.connect();
+    expect(alice.events).toEqual([]);
+    expect(alice.errors.map((e) => e.code)).toEqual(['INVALID_SERVER_FRAME', 'TIMEOUT']);
+    expect(alice.errors[0]?.details?.fields?.map((f) => f.path)).toEqual(['results.0']); // as before: a union of two result shapes
+    expect(alice.client.positions()).toEqual({ [conv]: 0 });
+  });
+
+  it('ignores frames of an unknown type, reporting each type once and no error', async () => {
+    const alice = follower(0);
+    await alice.client.connect();
+    for (let n = 0; n < 20; n++) pushTo('alice', { type: 'reaction', v: 1, conversationId: conv, n });
+    pushTo('alice', { type: 'call.ringing', v: 1 });
+    pushTo('alice', { type: 'event', v: 1, event: message(1) });
+    await server.until(() => alice.events.length === 1);
+    expect(alice.errors).toEqual([]);
+    expect(alice.unsupported).toEqual([
+      { what: 'frame', type: 'reaction' },
+      { what: 'frame', type: 'call.ringing' },
+    ]);
+    pushTo('alice', { type: 'reaction' }); // still a frame: `v` is checked
+    await server.until(() => alice.errors.length === 1);
+    expect(alice.errors[0]?.code).toBe('INVALID_SERVER_FRAME');
+    expect((await alice.client.send(conv, 'still fine')).seq).toBe(1);
+  });
+});
+
 describe('keepalive with fake timers, at the default intervals', () => {
   afterEach(() => {
     vi.useRealTimers();

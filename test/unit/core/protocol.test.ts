@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
+  ConversationEvent,
   directConversationId,
+  isKnownEvent,
+  isKnownServerFrame,
   LenientServerFrames,
   parseDirectConversationId,
   ServerFrame,
@@ -148,10 +151,21 @@ describe('lenient server frames (what clients parse with)', () => {
     expect(ServerFrame.parse(sync)).toEqual(sync);
   });
 
-  it('still refuse what breaks the contract: unknown types, kinds and codes, missing or wrong fields', () => {
+  it('still refuse what breaks the contract: unknown codes, missing or wrong fields, known kinds and types alike', () => {
+    const { text: _text, ...noText } = event;
     for (const frame of [
-      { type: 'teleport', v: 1 },
-      { type: 'event', v: 1, event: { ...event, kind: 'teleport' } },
+      { type: 'teleport' },
+      { type: 'teleport', v: 2 },
+      { type: 7, v: 1 },
+      { type: 'event', v: 1, event: { ...event, kind: 'teleport', seq: 0 } },
+      { type: 'event', v: 1, event: { kind: 'teleport', conversationId: 'dm:a:b', seq: 2 } },
+      { type: 'event', v: 1, event: { ...event, kind: 7 } },
+      { type: 'event', v: 1, event: noText },
+      { type: 'event', v: 1, event: { ...event, kind: 'edit' } },
+      {
+        ...sync,
+        results: [{ conversationId: 'dm:a:b', events: [{ ...event, text: 1 }], hasMore: false, lastSeq: 2 }],
+      },
       { type: 'error', v: 1, code: 'NOPE', message: 'x' },
       { type: 'ack', v: 1, conversationId: 'dm:a:b', clientMessageId: 'c', seq: 0, at: 1 },
       { type: 'ack', v: 2, conversationId: 'dm:a:b', clientMessageId: 'c', seq: 1, at: 1 },
@@ -160,5 +174,84 @@ describe('lenient server frames (what clients parse with)', () => {
       expect(LenientServerFrames.ServerFrame.safeParse(frame).success).toBe(false);
       expect(ServerFrame.safeParse(frame).success).toBe(false);
     }
+  });
+
+  it('report a known kind with a bad field as the strict schemas do: the same issues', () => {
+    const { text: _text, ...noText } = event;
+    for (const frame of [
+      { type: 'event', v: 1, event: noText },
+      { type: 'event', v: 1, event: { ...event, seq: 0, actorId: 'a:b' } },
+      { type: 'ack', v: 1, conversationId: 'dm:a:b', clientMessageId: 'c', seq: 0, at: 1 },
+    ]) {
+      const issues = (schema: typeof ServerFrame | typeof LenientServerFrames.ServerFrame) =>
+        schema.safeParse(frame).error?.issues.map((i) => [i.code, i.path.join('.'), i.message]);
+      expect(issues(LenientServerFrames.ServerFrame)).toEqual(issues(ServerFrame));
+      expect(issues(ServerFrame)?.length).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe('event kinds and frame types a later server adds within v1', () => {
+  const base = { conversationId: 'dm:a:b', seq: 2, at: 1, actorId: 'a', clientMessageId: 'c1' };
+  const pinned = { kind: 'message.pinned', ...base, pinnedSeq: 1, by: { userId: 'a' } };
+  const message = { kind: 'message', ...base, seq: 3, text: 'hi' };
+
+  it('the strict schemas refuse an unknown kind, in a frame and in a page, and an unknown frame type', () => {
+    expect(ConversationEvent.safeParse(pinned).success).toBe(false);
+    expect(ServerFrame.safeParse({ type: 'event', v: 1, event: pinned }).success).toBe(false);
+    const history = {
+      type: 'history',
+      v: 1,
+      requestId: 'r',
+      conversationId: 'dm:a:b',
+      hasMore: false,
+      lastSeq: 3,
+    };
+    expect(ServerFrame.safeParse({ ...history, events: [pinned, message] }).success).toBe(false);
+    expect(ServerFrame.safeParse({ type: 'reaction', v: 1 }).success).toBe(false);
+  });
+
+  it('the lenient schemas take an unknown kind as an unknown event: common fields checked, the rest dropped', () => {
+    const unknown = { kind: 'message.pinned', ...base };
+    expect(LenientServerFrames.ConversationEvent.parse(pinned)).toEqual(unknown);
+    expect(LenientServerFrames.ServerFrame.parse({ type: 'event', v: 1, event: pinned })).toEqual({
+      type: 'event',
+      v: 1,
+      event: unknown,
+    });
+    const history = {
+      type: 'history',
+      v: 1,
+      requestId: 'r',
+      conversationId: 'dm:a:b',
+      hasMore: false,
+      lastSeq: 3,
+    };
+    expect(LenientServerFrames.ServerFrame.parse({ ...history, events: [pinned, message] })).toEqual({
+      ...history,
+      events: [unknown, message],
+    });
+    const sync = {
+      type: 'sync',
+      v: 1,
+      requestId: 'r',
+      results: [{ conversationId: 'dm:a:b', events: [pinned, message], hasMore: false, lastSeq: 3 }],
+    };
+    expect(LenientServerFrames.SyncPageFrame.parse(sync).results[0]).toEqual({
+      ...sync.results[0],
+      events: [unknown, message],
+    });
+    const parsed = LenientServerFrames.ConversationEvent.parse(pinned);
+    expect(isKnownEvent(parsed)).toBe(false);
+    expect(isKnownEvent(LenientServerFrames.ConversationEvent.parse(message))).toBe(true);
+  });
+
+  it('the lenient schemas take an unknown frame type with v: 1 as an unknown frame, type and v only', () => {
+    const frame = LenientServerFrames.ServerFrame.parse({ type: 'reaction', v: 1, emoji: '+1' });
+    expect(frame).toEqual({ type: 'reaction', v: 1 });
+    expect(isKnownServerFrame(frame)).toBe(false);
+    expect(isKnownServerFrame(LenientServerFrames.ServerFrame.parse({ type: 'pong', v: 1, at: 1 }))).toBe(
+      true,
+    );
   });
 });
