@@ -61,6 +61,26 @@ const texts = (events: readonly ConversationEvent[]) =>
 const seqsOf = (events: readonly ConversationEvent[], conversationId = conv) =>
   events.filter((e) => e.conversationId === conversationId).map((e) => e.seq);
 
+/** bob's message `seq` in `conv`, as the server writes it. */
+const message = (seq: number) => ({
+  kind: 'message' as const,
+  conversationId: conv,
+  seq,
+  at: seq,
+  actorId: 'bob',
+  clientMessageId: `b${seq}`,
+  text: `m${seq}`,
+});
+
+/** Answers every sync with `results`, as raw JSON a later server might write, instead of the fake's own answer. */
+function answerSyncsWith(results: readonly unknown[], extra: Readonly<Record<string, unknown>> = {}): void {
+  server.hook = (conn, frame) => {
+    if (frame.action !== 'sync') return false;
+    server.push(conn, JSON.stringify({ type: 'sync', v: 1, requestId: frame.requestId, ...extra, results }));
+    return true;
+  };
+}
+
 describe('HeraldClient against a fake Herald', () => {
   it('send resolves with the ack; the other user gets the event; both see it once, in order', async () => {
     const alice = makeClient('alice');
@@ -520,37 +540,18 @@ describe('HeraldClient against a fake Herald', () => {
 
   it('keeps a frame, and a sync page, carrying a field it does not know, and drops the field', async () => {
     // A later server within protocol v1 may add fields (docs/protocol.md, "Forward compatibility").
-    const message = (seq: number) => ({
-      kind: 'message' as const,
-      conversationId: conv,
-      seq,
-      at: 1,
-      actorId: 'bob',
-      clientMessageId: `b${seq}`,
-      text: `m${seq}`,
-    });
-    server.hook = (conn, frame) => {
-      if (frame.action !== 'sync') return false;
-      server.push(
-        conn,
-        JSON.stringify({
-          type: 'sync',
-          v: 1,
-          requestId: frame.requestId,
-          servedBy: 'later',
-          results: [
-            {
-              conversationId: conv,
-              events: [{ ...message(2), reactions: {} }],
-              hasMore: false,
-              lastSeq: 2,
-              x: 1,
-            },
-          ],
-        }),
-      );
-      return true;
-    };
+    answerSyncsWith(
+      [
+        {
+          conversationId: conv,
+          events: [{ ...message(2), reactions: {} }],
+          hasMore: false,
+          lastSeq: 2,
+          x: 1,
+        },
+      ],
+      { servedBy: 'later' },
+    );
     const store = new MemoryStore();
     store.setPosition(conv, 1);
     const { client, events, errors } = makeClient('alice', { store });
@@ -621,15 +622,6 @@ describe('HeraldClient against a fake Herald', () => {
 });
 
 describe('forward compatibility: event kinds and frame types a later server adds within v1', () => {
-  const message = (seq: number) => ({
-    kind: 'message' as const,
-    conversationId: conv,
-    seq,
-    at: seq,
-    actorId: 'bob',
-    clientMessageId: `b${seq}`,
-    text: `m${seq}`,
-  });
   /** An event of a kind this SDK does not know, with fields of its own. */
   const pinned = (seq: number) => ({
     kind: 'message.pinned',
@@ -682,26 +674,9 @@ describe('forward compatibility: event kinds and frame types a later server adds
   });
 
   it('keeps a sync page holding an unknown kind whole, and gets past its seq', async () => {
-    server.hook = (conn, frame) => {
-      if (frame.action !== 'sync') return false;
-      server.push(
-        conn,
-        JSON.stringify({
-          type: 'sync',
-          v: 1,
-          requestId: frame.requestId,
-          results: [
-            {
-              conversationId: conv,
-              events: [message(2), pinned(3), message(4)],
-              hasMore: false,
-              lastSeq: 4,
-            },
-          ],
-        }),
-      );
-      return true;
-    };
+    answerSyncsWith([
+      { conversationId: conv, events: [message(2), pinned(3), message(4)], hasMore: false, lastSeq: 4 },
+    ]);
     const alice = follower(1);
     await alice.client.connect();
     expect(alice.events).toEqual([message(2), message(4)]);
@@ -824,19 +799,9 @@ describe('forward compatibility: event kinds and frame types a later server adds
   });
 
   it('still drops a sync page holding a known kind with a bad field', async () => {
-    server.hook = (conn, frame) => {
-      if (frame.action !== 'sync') return false;
-      const results = [
-        {
-          conversationId: conv,
-          events: [message(1), { ...message(2), text: 7 }],
-          hasMore: false,
-          lastSeq: 2,
-        },
-      ];
-      server.push(conn, JSON.stringify({ type: 'sync', v: 1, requestId: frame.requestId, results }));
-      return true;
-    };
+    answerSyncsWith([
+      { conversationId: conv, events: [message(1), { ...message(2), text: 7 }], hasMore: false, lastSeq: 2 },
+    ]);
     const alice = follower(0, { queryTimeoutMs: 200 });
     await alice.client.connect();
     expect(alice.events).toEqual([]);

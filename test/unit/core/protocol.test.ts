@@ -195,18 +195,19 @@ describe('event kinds and frame types a later server adds within v1', () => {
   const base = { conversationId: 'dm:a:b', seq: 2, at: 1, actorId: 'a', clientMessageId: 'c1' };
   const pinned = { kind: 'message.pinned', ...base, pinnedSeq: 1, by: { userId: 'a' } };
   const message = { kind: 'message', ...base, seq: 3, text: 'hi' };
+  /** A history page's fields but its events. */
+  const history = {
+    type: 'history',
+    v: 1,
+    requestId: 'r',
+    conversationId: 'dm:a:b',
+    hasMore: false,
+    lastSeq: 3,
+  };
 
   it('the strict schemas refuse an unknown kind, in a frame and in a page, and an unknown frame type', () => {
     expect(ConversationEvent.safeParse(pinned).success).toBe(false);
     expect(ServerFrame.safeParse({ type: 'event', v: 1, event: pinned }).success).toBe(false);
-    const history = {
-      type: 'history',
-      v: 1,
-      requestId: 'r',
-      conversationId: 'dm:a:b',
-      hasMore: false,
-      lastSeq: 3,
-    };
     expect(ServerFrame.safeParse({ ...history, events: [pinned, message] }).success).toBe(false);
     expect(ServerFrame.safeParse({ type: 'reaction', v: 1 }).success).toBe(false);
   });
@@ -219,14 +220,6 @@ describe('event kinds and frame types a later server adds within v1', () => {
       v: 1,
       event: unknown,
     });
-    const history = {
-      type: 'history',
-      v: 1,
-      requestId: 'r',
-      conversationId: 'dm:a:b',
-      hasMore: false,
-      lastSeq: 3,
-    };
     expect(LenientServerFrames.ServerFrame.parse({ ...history, events: [pinned, message] })).toEqual({
       ...history,
       events: [unknown, message],
