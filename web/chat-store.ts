@@ -81,6 +81,8 @@ export class ChatStore {
   connection: ConnectionLabel = 'connecting';
   /** The last problem worth telling the user about. */
   notice: string | undefined;
+  /** Whether `notice` says the SDK could not connect (cleared when the connection opens). */
+  private noticeIsConnectFailure = false;
   /** Counts every change; components re-render when it moves. */
   version = 0;
 
@@ -120,9 +122,11 @@ export class ChatStore {
               : state === 'idle'
                 ? 'connecting'
                 : state;
+        // A failure to connect is over once the connection is open again; any other notice stays.
+        if (state === 'open' && this.noticeIsConnectFailure) this.notice = undefined;
         this.changed();
       }),
-      client.on('error', (error) => this.tell(error.message)),
+      client.on('error', (error) => this.tell(error.message, error.code === 'CONNECT_FAILED')),
     );
     this.typingSweep = setInterval(() => this.sweepTyping(), 1_000);
   }
@@ -555,8 +559,9 @@ export class ChatStore {
     if (changed) this.changed();
   }
 
-  private tell(notice: string): void {
+  private tell(notice: string, isConnectFailure = false): void {
     this.notice = notice;
+    this.noticeIsConnectFailure = isConnectFailure;
     this.changed();
   }
 

@@ -163,6 +163,19 @@ describe('notices', () => {
     store.dismissNotice();
     expect(store.notice).toBeUndefined();
   });
+
+  it('clear a failure to connect once the connection opens, and keep any other notice', () => {
+    client.emit('error', new HeraldError('CONNECT_FAILED', 'could not connect'));
+    client.emit('state', { state: 'reconnecting', previous: 'connecting' });
+    expect(store.notice).toBe('could not connect');
+    client.emit('state', { state: 'open', previous: 'reconnecting' });
+    expect(store.notice).toBeUndefined();
+
+    client.emit('error', new HeraldError('CONNECT_FAILED', 'could not connect'));
+    client.emit('error', new HeraldError('RATE_LIMITED', 'slow down'));
+    client.emit('state', { state: 'open', previous: 'reconnecting' });
+    expect(store.notice).toBe('slow down');
+  });
 });
 
 describe('subscribers', () => {
